@@ -1,0 +1,176 @@
+{#-
+    Reads one raw Bitrix table as a relation with the columns declared for it in
+    `_bitrix__sources.yml` (plus `extra_columns`), every column as text under its
+    lower-case name. Staging models select from it and do the typing and cleaning.
+
+    Why a macro and not a plain `source()`:
+    - on DuckDB the tables are files (`<dir>/<table>.parquet|csv`), on PostgreSQL a
+      replicated schema whose column names may be upper case (quoted) or lower case;
+    - a table of a module the site does not have (sender, CRM) must behave as an
+      empty table, with a warning, not break the build;
+    - an older Bitrix may lack newer columns: those read as NULL.
+    `source()` is still called so the DAG, docs and lineage stay correct.
+-#}
+{% macro bitrix_source(table_name, extra_columns=[]) %}
+    {%- set relation = source('bitrix', table_name) -%}
+    {%- if not execute -%}
+        {{ return(relation) }}
+    {%- endif -%}
+    {%- set columns = bitrix_omni.bitrix_source_columns(table_name, extra_columns) -%}
+    {{ return(adapter.dispatch('bitrix_source_relation', 'bitrix_omni')(relation, table_name, columns)) }}
+{% endmacro %}
+
+
+{#- The declared column names of a bitrix source table, upper case, in order, plus extras. -#}
+{% macro bitrix_source_columns(table_name, extra_columns=[]) %}
+    {%- set names = [] -%}
+    {%- for node in graph.sources.values()
+        if node.package_name == project_name
+        and node.source_name == 'bitrix'
+        and node.name == table_name -%}
+        {%- for column_name in node.columns -%}
+            {%- do names.append(column_name | upper) -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {%- if names | length == 0 -%}
+        {{ exceptions.raise_compiler_error(
+            "bitrix source table '" ~ table_name ~ "' declares no columns in _bitrix__sources.yml"
+        ) }}
+    {%- endif -%}
+    {%- for column_name in extra_columns -%}
+        {%- if column_name | upper not in names -%}
+            {%- do names.append(column_name | upper) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(names) }}
+{% endmacro %}
+
+
+{#-
+    The select list that maps the physical columns to the declared ones:
+    physical name matched case-insensitively, cast to text, aliased lower case;
+    declared columns the table lacks become NULL.
+-#}
+{% macro bitrix_select_columns(columns, physical_names) %}
+    {%- set by_upper = {} -%}
+    {%- for name in physical_names -%}
+        {%- if name | upper not in by_upper -%}
+            {%- do by_upper.update({name | upper: name}) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- for column_name in columns %}
+        {%- if column_name in by_upper %}
+        cast({{ adapter.quote(by_upper[column_name]) }} as {{ dbt.type_string() }})
+        {%- else %}
+        cast(null as {{ dbt.type_string() }})
+        {%- endif %} as {{ column_name | lower }}
+        {{- "," if not loop.last }}
+    {%- endfor %}
+{% endmacro %}
+
+
+{#- An empty relation with the declared columns, for tables the site does not have. -#}
+{% macro bitrix_empty_relation(table_name, columns, where_looked) %}
+    {{ log(
+        "WARNING bitrix_omni: raw table " ~ table_name ~ " not found in " ~ where_looked
+        ~ "; it is read as an empty table (module not installed?)",
+        info=True
+    ) }}
+    {%- set body -%}
+    (
+        select
+        {%- for column_name in columns %}
+            cast(null as {{ dbt.type_string() }}) as {{ column_name | lower }}
+            {{- "," if not loop.last }}
+        {%- endfor %}
+        where 1 = 0
+    ) as raw_{{ table_name }}
+    {%- endset -%}
+    {{ return(body) }}
+{% endmacro %}
+
+
+{#- PostgreSQL and other databases: the replicated schema named by the source. -#}
+{% macro default__bitrix_source_relation(relation, table_name, columns) %}
+    {%- set found = adapter.get_relation(
+        database=relation.database, schema=relation.schema, identifier=table_name
+    ) -%}
+    {%- if found is none -%}
+        {{ return(bitrix_omni.bitrix_empty_relation(table_name, columns, "schema " ~ relation.schema)) }}
+    {%- endif -%}
+    {%- set physical_names = adapter.get_columns_in_relation(found) | map(attribute='name') | list -%}
+    {%- set body -%}
+    (
+        select
+        {{- bitrix_omni.bitrix_select_columns(columns, physical_names) }}
+        from {{ found }}
+    ) as raw_{{ table_name }}
+    {%- endset -%}
+    {{ return(body) }}
+{% endmacro %}
+
+
+{#- DuckDB: one file per table in the data directory, Parquet preferred over CSV. -#}
+{% macro duckdb__bitrix_source_relation(relation, table_name, columns) %}
+    {%- set data_dir = bitrix_omni.bitrix_data_dir() -%}
+    {#- a namespace: a plain `set` inside a for loop does not leave the loop -#}
+    {%- set found = namespace(reader=none) -%}
+    {%- for extension in ['parquet', 'csv'] -%}
+        {%- set path = data_dir ~ '/' ~ table_name ~ '.' ~ extension -%}
+        {%- if found.reader is none and run_query(
+            "select count(*) from glob(" ~ bitrix_omni.sql_literal(path) ~ ")"
+        ).columns[0].values()[0] > 0 -%}
+            {%- if extension == 'parquet' -%}
+                {%- set found.reader = "read_parquet(" ~ bitrix_omni.sql_literal(path) ~ ")" -%}
+            {%- else -%}
+                {%- set found.reader = bitrix_omni.bitrix_read_csv(path) -%}
+            {%- endif -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- set reader = found.reader -%}
+    {%- if reader is none -%}
+        {{ return(bitrix_omni.bitrix_empty_relation(table_name, columns, data_dir)) }}
+    {%- endif -%}
+    {%- set physical_names = run_query(
+        "select column_name from (describe select * from " ~ reader ~ ")"
+    ).columns[0].values() | list -%}
+    {%- set body -%}
+    (
+        select
+        {{- bitrix_omni.bitrix_select_columns(columns, physical_names) }}
+        from {{ reader }}
+    ) as raw_{{ table_name }}
+    {%- endset -%}
+    {{ return(body) }}
+{% endmacro %}
+
+
+{#-
+    The CSV contract: header row, comma, double-quote quoting, UTF-8, empty = NULL.
+    Every column is read as text (`all_varchar`) so dirty values reach staging,
+    which casts them safely, instead of failing the read.
+-#}
+{% macro bitrix_read_csv(path) %}
+    {{- return(
+        "read_csv(" ~ bitrix_omni.sql_literal(path)
+        ~ ", header = true, delim = ',', quote = '\"', escape = '\"'"
+        ~ ", all_varchar = true, encoding = 'utf-8')"
+    ) -}}
+{% endmacro %}
+
+
+{#- Directory of the raw files: BITRIX_DATA_DIR, else the bundled demo data. -#}
+{% macro bitrix_data_dir() %}
+    {%- set configured = var('bitrix_omni_data_dir', '') | trim -%}
+    {%- if configured -%}
+        {{ return(configured.rstrip('/')) }}
+    {%- endif -%}
+    {{ return(bitrix_omni.project_dir() ~ '/data/demo') }}
+{% endmacro %}
+
+
+{#- Absolute path of this dbt project, so relative defaults work from any cwd. -#}
+{% macro project_dir() %}
+    {%- set project_dir = flags.PROJECT_DIR if flags.PROJECT_DIR else '.' -%}
+    {{ return(project_dir | string) }}
+{% endmacro %}

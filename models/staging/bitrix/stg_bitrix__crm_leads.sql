@@ -1,0 +1,43 @@
+with
+
+source as (
+    select * from {{ bitrix_source('b_crm_lead') }}
+),
+
+renamed as (
+    select
+        ---------- ids
+        {{ bx_int('id') }} as lead_id,
+        {{ bx_ref('contact_id') }} as contact_id,
+        {{ bx_ref('company_id') }} as company_id,
+        {{ bx_ref('webform_id') }} as webform_id,
+        {{ bx_ref('assigned_by_id') }} as assigned_by_user_id,
+        {{ bx_text('originator_id') }} as originator_id,
+        {{ bx_text('origin_id') }} as origin_id,
+        ---------- strings
+        {{ bx_text('title') }} as title,
+        {{ bx_text('name') }} as first_name,
+        {{ bx_text('last_name') }} as last_name,
+        {{ bx_text('second_name') }} as second_name,
+        {{ bx_text('full_name') }} as full_name,
+        {{ bx_code('status_id') }} as status_id,
+        {{ bx_code('status_semantic_id') }} as status_semantic_id,
+        {{ bx_code('source_id') }} as source_id,
+        {{ bx_text('source_description') }} as source_description,
+        {{ bx_code('currency_id') }} as currency,
+        ---------- numerics
+        {{ bx_decimal('opportunity', 18, 2) }} as opportunity_amount,
+        ---------- booleans
+        coalesce({{ bx_flag('is_return_customer') }}, false) as is_return_customer,
+        ---------- timestamps
+        {{ bx_timestamp('date_create') }} as created_at,
+        {{ bx_timestamp('date_modify') }} as updated_at,
+        {{ bx_timestamp('date_closed') }} as closed_at
+    from source
+),
+
+deduplicated as (
+    {{ bx_deduplicate('renamed', 'lead_id', 'updated_at desc nulls last') }}
+)
+
+select * from deduplicated

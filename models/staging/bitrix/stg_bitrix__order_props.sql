@@ -1,0 +1,28 @@
+with
+
+source as (
+    select * from {{ bitrix_source('b_sale_order_props') }}
+),
+
+renamed as (
+    select
+        ---------- ids
+        {{ bx_int('id') }} as order_prop_id,
+        {{ bx_ref('person_type_id') }} as person_type_id,
+        ---------- strings
+        {{ bx_code('code') }} as prop_code,
+        {{ bx_text('name') }} as prop_name,
+        {{ bx_code('type') }} as prop_type,
+        ---------- booleans
+        {{ bx_flag('active') }} as is_active,
+        coalesce({{ bx_flag('is_email') }}, false) as is_email,
+        coalesce({{ bx_flag('is_phone') }}, false) as is_phone,
+        coalesce({{ bx_flag('is_payer') }}, false) as is_payer_name
+    from source
+),
+
+deduplicated as (
+    {{ bx_deduplicate('renamed', 'order_prop_id', 'order_prop_id') }}
+)
+
+select * from deduplicated
