@@ -15,7 +15,7 @@ renamed as (
         {{ bx_text('email') }} as email_raw,
         {{ bx_text('url') }} as url,
         ---------- timestamps
-        {#- written by our webhook receiver, already UTC -#}
+        -- written by our webhook receiver, already UTC
         {{ bx_utc_timestamp('event_time') }} as occurred_at
     from source
 ),

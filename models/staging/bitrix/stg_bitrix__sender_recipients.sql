@@ -14,7 +14,7 @@ renamed as (
         ---------- strings
         {{ bx_code('status') }} as status_code,
         ---------- booleans
-        {#- the sender module's letters are inverted: N means sent successfully -#}
+        -- the sender module's letters are inverted: N means sent successfully
         coalesce({{ bx_code('status') }} = 'N', false) as is_sent,
         coalesce({{ bx_flag('is_read') }}, false) as has_read,
         coalesce({{ bx_flag('is_click') }}, false) as has_clicked,
