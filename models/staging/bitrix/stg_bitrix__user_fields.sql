@@ -12,10 +12,11 @@ renamed as (
         ---------- ids
         {{ bx_int('value_id') }} as user_id,
         ---------- strings
-        {%- for utm_column, field_name in utm_fields.items() %}
-        {{ bx_text(field_name | lower) }} as {{ utm_column }}
-        {{- "," if not loop.last }}
-        {%- endfor %}
+        {{ bx_text(utm_fields['utm_source'] | lower) }} as utm_source,
+        {{ bx_text(utm_fields['utm_medium'] | lower) }} as utm_medium,
+        {{ bx_text(utm_fields['utm_campaign'] | lower) }} as utm_campaign,
+        {{ bx_text(utm_fields['utm_content'] | lower) }} as utm_content,
+        {{ bx_text(utm_fields['utm_term'] | lower) }} as utm_term
     from source
 ),
 

@@ -11,7 +11,7 @@ renamed as (
         {{ bx_text('xml_id') }} as xml_id,
         {{ bx_text('bx_user_id') }} as browser_id,
         ---------- strings
-        {{ bx_text('login') }} as login,
+        {{ bx_text('login') }} as login_name,
         {{ bx_text('name') }} as first_name,
         {{ bx_text('last_name') }} as last_name,
         {{ bx_text('second_name') }} as second_name,

@@ -1,0 +1,87 @@
+{#-
+    Every record that can belong to a customer, one row each, keyed
+    '<bitrix table>:<id>'. Technical users (saleanonymous & co) are not people
+    and are left out; the orders they own are records of their own.
+-#}
+with
+
+users as (
+    select * from {{ ref('stg_bitrix__users') }}
+),
+
+fusers as (
+    select * from {{ ref('stg_bitrix__sale_fusers') }}
+),
+
+orders as (
+    select * from {{ ref('stg_bitrix__orders') }}
+),
+
+contacts as (
+    select * from {{ ref('stg_bitrix__crm_contacts') }}
+),
+
+leads as (
+    select * from {{ ref('stg_bitrix__crm_leads') }}
+),
+
+unioned as (
+    select
+        'b_user' as source_table,
+        user_id as source_id,
+        coalesce(registered_at, updated_at) as first_seen_at,
+        greatest(
+            coalesce(last_activity_at, registered_at),
+            coalesce(last_login_at, registered_at)
+        ) as last_seen_at
+    from users
+    where not is_technical
+
+    union all
+
+    select
+        'b_sale_fuser' as source_table,
+        fuser_id as source_id,
+        created_at as first_seen_at,
+        coalesce(updated_at, created_at) as last_seen_at
+    from fusers
+
+    union all
+
+    select
+        'b_sale_order' as source_table,
+        order_id as source_id,
+        created_at as first_seen_at,
+        created_at as last_seen_at
+    from orders
+
+    union all
+
+    select
+        'b_crm_contact' as source_table,
+        contact_id as source_id,
+        created_at as first_seen_at,
+        coalesce(updated_at, created_at) as last_seen_at
+    from contacts
+
+    union all
+
+    select
+        'b_crm_lead' as source_table,
+        lead_id as source_id,
+        created_at as first_seen_at,
+        coalesce(updated_at, created_at) as last_seen_at
+    from leads
+),
+
+keyed as (
+    select
+        {{ identity_record_key('source_table', 'source_id') }} as record_key,
+        source_table,
+        source_id,
+        first_seen_at,
+        last_seen_at
+    from unioned
+)
+
+select * from keyed
