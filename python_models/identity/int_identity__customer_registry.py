@@ -1,0 +1,30 @@
+"""Identity resolution: every record ever seen -> customer_uuid (dbt Python model, thin).
+
+Incremental and never fully refreshed: the previous run's uuids are the memory that keeps
+customer_uuids stable when customers merge or split, so they survive `--full-refresh`.
+"""
+
+from datetime import datetime, timezone
+
+from bitrix_omni.frames import to_pandas
+from bitrix_omni.pipeline import normalized_blocklist, registry_frame, resolve
+
+
+def model(dbt, session):
+    dbt.config(
+        materialized="incremental",
+        incremental_strategy="delete+insert",
+        unique_key="record_key",
+        full_refresh=False,
+    )
+    region = dbt.config.get("phone_default_region")
+    cap = dbt.config.get("max_customers_per_identifier")
+
+    records = to_pandas(dbt.ref("int_identity__records"))
+    identifiers = to_pandas(dbt.ref("int_identity__normalized_identifiers"))
+    links = to_pandas(dbt.ref("int_identity__links"))
+    blocklist = normalized_blocklist(to_pandas(dbt.ref("identity_blocklist")), region)
+    previous = to_pandas(session.sql(f"select * from {dbt.this}")) if dbt.is_incremental else None
+
+    result = resolve(records, identifiers, links, blocklist, int(cap), previous)
+    return registry_frame(result, records, previous, datetime.now(timezone.utc))

@@ -1,0 +1,189 @@
+"""The identity step as the dbt Python models run it: frames in, frames out.
+
+The dbt models stay a few lines each: they read their refs, call one function here and
+return its frame. Everything here is plain pandas/pyarrow and unit-testable without dbt.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from bitrix_omni import normalize
+from bitrix_omni.identity import IdentityConfig, IdentityResult, resolve_identities
+
+NORMALIZED_IDENTIFIER_COLUMNS = (
+    "record_key",
+    "identifier_kind",
+    "evidence",
+    "identifier_value",
+    "identifier_hash",
+    "identifier_masked",
+    "is_valid",
+)
+
+REGISTRY_COLUMNS = (
+    "record_key",
+    "source_table",
+    "source_id",
+    "customer_uuid",
+    "previous_customer_uuid",
+    "match_method",
+    "component_size",
+    "is_anchor",
+    "is_current",
+    "first_seen_at",
+    "last_seen_at",
+    "resolved_at",
+)
+
+
+def normalize_identifiers(identifiers: pd.DataFrame, default_region: str = "RU") -> pd.DataFrame:
+    """Normalize raw e-mails and phones (one row per record, kind, raw value, evidence).
+
+    Invalid values are kept with ``is_valid = False`` and no normalized value, so a report
+    can count what was thrown away instead of losing it silently. The normalized value is
+    personal data; ``identifier_hash`` (sha256 of ``kind:value``) and ``identifier_masked``
+    are what explanations and joins outside the identity layer should use.
+    """
+    kinds = identifiers["identifier_kind"].to_numpy(dtype=object)
+    raw = identifiers["value_raw"].to_numpy(dtype=object)
+    values = np.full(len(identifiers), None, dtype=object)
+    for kind, batch in (("email", normalize.normalize_emails), ("phone", None)):
+        mask = kinds == kind
+        if not mask.any():
+            continue
+        if batch is None:
+            normalized = normalize.normalize_phones(raw[mask], default_region)
+        else:
+            normalized = batch(raw[mask])
+        values[mask] = np.asarray(normalized.to_pylist(), dtype=object)
+    hashes, masked = _hash_and_mask(kinds, values, default_region)
+    return pd.DataFrame(
+        {
+            "record_key": identifiers["record_key"].to_numpy(dtype=object),
+            "identifier_kind": kinds,
+            "evidence": identifiers["evidence"].to_numpy(dtype=object),
+            "identifier_value": values,
+            "identifier_hash": hashes,
+            "identifier_masked": masked,
+            "is_valid": np.array([value is not None for value in values], dtype=bool),
+        },
+        columns=list(NORMALIZED_IDENTIFIER_COLUMNS),
+    )
+
+
+def _hash_and_mask(
+    kinds: np.ndarray, values: np.ndarray, default_region: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Hash and mask each distinct (kind, value) once."""
+    hashes = np.full(len(values), None, dtype=object)
+    masked = np.full(len(values), None, dtype=object)
+    present = np.array([value is not None for value in values], dtype=bool)
+    if not present.any():
+        return hashes, masked
+    keys = pd.MultiIndex.from_arrays([kinds[present], values[present]])
+    codes, uniques = pd.factorize(keys)
+    unique_hashes = []
+    unique_masks = []
+    for kind, value in uniques:
+        unique_hashes.append(normalize.hash_identifier(kind, value))
+        unique_masks.append(
+            normalize.mask_email(value)
+            if kind == "email"
+            else normalize.mask_phone(value, default_region)
+        )
+    hashes[present] = np.asarray(unique_hashes, dtype=object)[codes]
+    masked[present] = np.asarray(unique_masks, dtype=object)[codes]
+    return hashes, masked
+
+
+def normalized_blocklist(blocklist: pd.DataFrame, default_region: str = "RU") -> frozenset[str]:
+    """The blocklist seed's values, normalized like identifiers (users may type any format)."""
+    if blocklist.empty:
+        return frozenset()
+    normalized = normalize_identifiers(
+        pd.DataFrame(
+            {
+                "record_key": "blocklist",
+                "identifier_kind": blocklist["identifier_kind"].str.strip().str.lower(),
+                "value_raw": blocklist["identifier_value"],
+                "evidence": "identity_blocklist",
+            }
+        ),
+        default_region,
+    )
+    return frozenset(normalized.loc[normalized["is_valid"], "identifier_value"])
+
+
+def resolve(
+    records: pd.DataFrame,
+    normalized_identifiers: pd.DataFrame,
+    links: pd.DataFrame,
+    blocklist: frozenset[str],
+    max_customers_per_identifier: int,
+    previous: pd.DataFrame | None = None,
+) -> IdentityResult:
+    """Run identity resolution on the dbt inputs (valid identifiers only)."""
+    valid = normalized_identifiers[normalized_identifiers["is_valid"]]
+    return resolve_identities(
+        records[["record_key", "source_table", "source_id", "first_seen_at"]],
+        pd.DataFrame(
+            {
+                "record_key": valid["record_key"],
+                "kind": valid["identifier_kind"],
+                "value": valid["identifier_value"],
+                "evidence": valid["evidence"],
+            }
+        ),
+        links[["record_key", "other_record_key", "evidence"]],
+        previous,
+        IdentityConfig(
+            max_customers_per_identifier=int(max_customers_per_identifier),
+            blocklist=blocklist,
+        ),
+    )
+
+
+def registry_frame(
+    result: IdentityResult,
+    records: pd.DataFrame,
+    previous_registry: pd.DataFrame | None,
+    resolved_at: datetime,
+) -> pd.DataFrame:
+    """The customer registry: every record ever seen, current ones with their new uuid.
+
+    Records that disappeared from Bitrix since the previous run keep their last row with
+    ``is_current = False``, so their uuid is never reused for someone else and history
+    stays explainable.
+    """
+    current = result.identity_map.merge(
+        records[["record_key", "first_seen_at", "last_seen_at"]], on="record_key", how="left"
+    )
+    current["is_current"] = True
+    current["resolved_at"] = pd.Timestamp(resolved_at).tz_localize(None)
+    frames = [current]
+    if previous_registry is not None and not previous_registry.empty:
+        gone = previous_registry[~previous_registry["record_key"].isin(current["record_key"])]
+        if not gone.empty:
+            gone = gone.copy()
+            gone["is_current"] = False
+            frames.append(gone)
+    registry = pd.concat(frames, ignore_index=True) if len(frames) > 1 else current
+    registry["source_id"] = registry["source_id"].astype("int64")
+    registry["component_size"] = registry["component_size"].astype("int64")
+    return registry[list(REGISTRY_COLUMNS)].sort_values("record_key", ignore_index=True)
+
+
+def guarded_identifiers(
+    identifiers: pd.DataFrame,
+    links: pd.DataFrame,
+    records: pd.DataFrame,
+    blocklist: frozenset[str],
+    max_customers_per_identifier: int,
+) -> pd.DataFrame:
+    """Identifiers the guards kept out of the graph, with reason and counts."""
+    result = resolve(records, identifiers, links, blocklist, max_customers_per_identifier)
+    return result.guarded.rename(columns={"kind": "identifier_kind"})
