@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bitrix_omni import __version__
+from bitrix_omni import __version__, summary
 from bitrix_omni.generate import DEFAULT_DAYS, DEFAULT_START, FORMATS, TABLE_COLUMNS, generate
 
 SubParsers = Any  # argparse's _SubParsersAction is private; keep the annotation honest but loose
@@ -117,9 +117,33 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------ summary
+
+
+def _add_summary(subparsers: SubParsers) -> None:
+    parser = subparsers.add_parser(
+        "summary",
+        help="show where a DuckDB build put its results, with row counts",
+        description=(
+            "List the tables and views of the DuckDB file the default profile writes "
+            "(BITRIX_OMNI_DUCKDB_PATH, default target/bitrix_omni.duckdb) with row counts."
+        ),
+    )
+    parser.add_argument(
+        "--database", type=Path, default=None, help="DuckDB file (default: the profile's)"
+    )
+    parser.set_defaults(func=_cmd_summary)
+
+
+def _cmd_summary(args: argparse.Namespace) -> int:
+    database = args.database.resolve() if args.database else summary.database_path()
+    print(summary.render(database))
+    return 0 if database.exists() else 1
+
+
 # ------------------------------------------------------------------------------ entry point
 
-SUBCOMMANDS: tuple[Callable[[SubParsers], None], ...] = (_add_generate,)
+SUBCOMMANDS: tuple[Callable[[SubParsers], None], ...] = (_add_generate, _add_summary)
 """Every subcommand's ``_add_<name>`` function, in the order ``--help`` lists them."""
 
 

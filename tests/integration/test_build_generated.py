@@ -154,6 +154,4 @@ def test_merge_of_two_customers_is_recorded(dirty_export, tmp_path_factory):
         ),
         columns=["from", "to", "event", "moved"],
     )
-    assert ledger.to_dict("records") == [
-        {"from": guest, "to": ivan, "event": "merge", "moved": 2}
-    ]
+    assert ledger.to_dict("records") == [{"from": guest, "to": ivan, "event": "merge", "moved": 2}]
