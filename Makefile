@@ -39,7 +39,7 @@ test: setup lint ## all tests: lint, unit tests, dbt build + assertions on gener
 lint: setup ## ruff + sqlfluff
 	$(BIN)/ruff check src tests scripts bench python_models
 	$(BIN)/ruff format --check src tests scripts bench python_models
-	$(BIN)/sqlfluff lint models macros tests/dbt analyses --processes 2
+	$(BIN)/sqlfluff lint models tests/dbt analyses --processes 2
 
 format: setup ## apply ruff format and sqlfluff fix
 	$(BIN)/ruff format src tests scripts bench python_models

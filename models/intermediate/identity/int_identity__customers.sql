@@ -31,7 +31,9 @@ customer_spans as (
         cast(sum(case when source_table = 'b_user' then 1 else 0 end) as bigint) as site_users,
         cast(sum(case when source_table = 'b_sale_fuser' then 1 else 0 end) as bigint) as buyers,
         cast(sum(case when source_table = 'b_sale_order' then 1 else 0 end) as bigint) as orders,
-        cast(sum(case when source_table = 'b_crm_contact' then 1 else 0 end) as bigint) as crm_contacts,
+        cast(
+            sum(case when source_table = 'b_crm_contact' then 1 else 0 end) as bigint
+        ) as crm_contacts,
         cast(sum(case when source_table = 'b_crm_lead' then 1 else 0 end) as bigint) as crm_leads
     from identity_map
     group by 1

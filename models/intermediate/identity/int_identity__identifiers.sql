@@ -71,13 +71,13 @@ order_values as (
         order_prop_values.order_id,
         case
             when coalesce(
-                order_props.is_email,
-                order_prop_values.prop_code in ({{ sql_list(email_codes) }})
-            ) then 'email'
+                    order_props.is_email,
+                    order_prop_values.prop_code in ({{ sql_list(email_codes) }})
+                ) then 'email'
             when coalesce(
-                order_props.is_phone,
-                order_prop_values.prop_code in ({{ sql_list(phone_codes) }})
-            ) then 'phone'
+                    order_props.is_phone,
+                    order_prop_values.prop_code in ({{ sql_list(phone_codes) }})
+                ) then 'phone'
         end as identifier_kind,
         order_prop_values.prop_value as value_raw
     from order_prop_values

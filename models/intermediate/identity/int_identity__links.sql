@@ -35,7 +35,8 @@ contact_fields as (
 ),
 
 technical_users as (
-    select user_id from users where is_technical
+    select user_id from users
+    where is_technical
 ),
 
 pairs as (

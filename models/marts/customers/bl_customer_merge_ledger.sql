@@ -29,8 +29,8 @@ moved_records as (
         and previous_customer_uuid <> customer_uuid
         {% if is_incremental() %}
             and resolved_at > (
-                select coalesce(max(resolved_at), cast('1900-01-01' as timestamp))
-                from {{ this }}
+                select coalesce(max(ledger.resolved_at), cast('1900-01-01' as timestamp))
+                from {{ this }} as ledger
             )
         {% endif %}
     group by 1, 2, 3
