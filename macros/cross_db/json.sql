@@ -33,3 +33,63 @@
 {% macro default__empty_json_array() %}'[]'::jsonb{% endmacro %}
 
 {% macro duckdb__empty_json_array() %}'[]'::json{% endmacro %}
+
+
+{#- A JSON object built from (key literal, value expression) pairs. -#}
+{% macro json_object(pairs) %}
+    {{- return(adapter.dispatch('json_object', 'bitrix_omni')(pairs)) -}}
+{% endmacro %}
+
+{% macro default__json_object(pairs) %}
+    jsonb_build_object(
+        {%- for key, value in pairs %}
+        {{ sql_literal(key) }}, {{ value }}{{ "," if not loop.last }}
+        {%- endfor %}
+    )
+{%- endmacro %}
+
+{% macro duckdb__json_object(pairs) %}
+    json_object(
+        {%- for key, value in pairs %}
+        {{ sql_literal(key) }}, {{ value }}{{ "," if not loop.last }}
+        {%- endfor %}
+    )
+{%- endmacro %}
+
+
+{#- A JSON object aggregating `value` (JSON) under `key` (text) over a group. -#}
+{% macro json_object_agg(key, value) %}
+    {{- return(adapter.dispatch('json_object_agg', 'bitrix_omni')(key, value)) -}}
+{% endmacro %}
+
+{% macro default__json_object_agg(key, value) %}
+    jsonb_object_agg({{ key }}, {{ value }})
+{%- endmacro %}
+
+{% macro duckdb__json_object_agg(key, value) %}
+    json_group_object({{ key }}, {{ value }})
+{%- endmacro %}
+
+
+{#- A timestamp as ISO-8601 text ('2024-03-01T10:00:00'), the same on every engine. -#}
+{% macro iso_timestamp(expression) %}
+    {{- return(adapter.dispatch('iso_timestamp', 'bitrix_omni')(expression)) -}}
+{% endmacro %}
+
+{% macro default__iso_timestamp(expression) %}
+    to_char({{ expression }}, 'YYYY-MM-DD"T"HH24:MI:SS')
+{%- endmacro %}
+
+{% macro duckdb__iso_timestamp(expression) %}
+    strftime({{ expression }}, '%Y-%m-%dT%H:%M:%S')
+{%- endmacro %}
+
+
+{#- An empty JSON object literal of the engine's JSON type. -#}
+{% macro empty_json_object() %}
+    {{- return(adapter.dispatch('empty_json_object', 'bitrix_omni')()) -}}
+{% endmacro %}
+
+{% macro default__empty_json_object() %}'{}'::jsonb{% endmacro %}
+
+{% macro duckdb__empty_json_object() %}'{}'::json{% endmacro %}

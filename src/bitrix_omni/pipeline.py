@@ -187,3 +187,24 @@ def guarded_identifiers(
     """Identifiers the guards kept out of the graph, with reason and counts."""
     result = resolve(records, identifiers, links, blocklist, max_customers_per_identifier)
     return result.guarded.rename(columns={"kind": "identifier_kind"})
+
+
+def normalize_addresses(columns: list[pd.Series]) -> pd.DataFrame:
+    """Distinct raw e-mail addresses of several columns with their normalized form.
+
+    One row per distinct raw value: ``address_raw``, ``email`` (NULL when invalid) and
+    ``email_hash`` — the same hash as ``identifier_hash`` of identity identifiers.
+    """
+    raw = pd.concat([column.dropna() for column in columns], ignore_index=True)
+    raw = raw[raw.astype(str).str.len() > 0].drop_duplicates().sort_values(ignore_index=True)
+    emails = np.asarray(normalize.normalize_emails(raw.to_numpy(dtype=object)).to_pylist())
+    return pd.DataFrame(
+        {
+            "address_raw": raw.to_numpy(dtype=object),
+            "email": emails,
+            "email_hash": [
+                normalize.hash_identifier("email", email) if email is not None else None
+                for email in emails
+            ],
+        }
+    )

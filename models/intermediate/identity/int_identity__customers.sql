@@ -5,8 +5,8 @@
 -#}
 with
 
-registry as (
-    select * from {{ ref('int_identity__customer_registry') }}
+identity_map as (
+    select * from {{ ref('int_identity__current_map') }}
 ),
 
 identifiers as (
@@ -17,10 +17,6 @@ guarded as (
     select * from {{ ref('int_identity__guarded_identifiers') }}
 ),
 
-identity_map as (
-    select * from registry
-    where is_current
-),
 
 customer_spans as (
     select

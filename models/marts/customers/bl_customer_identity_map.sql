@@ -1,11 +1,11 @@
 {#- One row per current identity record: which customer it belongs to, and how. -#}
 with
 
-registry as (
-    select * from {{ ref('int_identity__customer_registry') }}
+current_map as (
+    select * from {{ ref('int_identity__current_map') }}
 ),
 
-current_records as (
+final as (
     select
         ---------- ids
         record_key,
@@ -16,15 +16,14 @@ current_records as (
         ---------- strings
         match_method,
         ---------- numerics
-        component_size as customer_records,
+        customer_records,
         ---------- booleans
         is_anchor,
         ---------- timestamps
         first_seen_at,
         last_seen_at,
         resolved_at
-    from registry
-    where is_current
+    from current_map
 )
 
-select * from current_records
+select * from final

@@ -1,0 +1,101 @@
+{#-
+    Per customer: the first acquisition channel and a JSON summary of every
+    channel (first/last touch, touch count). The first channel is the channel of
+    the earliest marketing touchpoint (conversions do not count); ties at the same
+    instant go to the more explicit evidence (site UTM, then CRM UTM, then CRM
+    source, then activities, then e-mail), then to the channel name. A customer
+    without any marketing touch is 'direct' when they reached the site (user,
+    buyer or order records) and 'unassigned' otherwise.
+-#}
+with
+
+touchpoints as (
+    select * from {{ ref('int_journeys__touchpoints') }}
+),
+
+customers as (
+    select * from {{ ref('int_identity__customers') }}
+),
+
+marketing_touches as (
+    select
+        customer_uuid,
+        occurred_at,
+        channel,
+        case
+            when touchpoint_type = 'site_utm' then 1
+            when touchpoint_type = 'crm_utm' then 2
+            when touchpoint_type like 'crm_%_source' then 3
+            when source_table = 'b_crm_act' then 4
+            else 5
+        end as evidence_rank
+    from touchpoints
+    where is_marketing_touch
+),
+
+ranked_touches as (
+    select
+        customer_uuid,
+        channel,
+        occurred_at,
+        row_number() over (
+            partition by customer_uuid
+            order by occurred_at asc, evidence_rank asc, channel asc
+        ) as touch_rank
+    from marketing_touches
+),
+
+first_touches as (
+    select
+        customer_uuid,
+        channel as first_channel,
+        occurred_at as first_touch_at
+    from ranked_touches
+    where touch_rank = 1
+),
+
+channel_figures as (
+    select
+        customer_uuid,
+        channel,
+        min(occurred_at) as first_at,
+        max(occurred_at) as last_at,
+        count(*) as touchpoints
+    from touchpoints
+    where not is_conversion
+    group by 1, 2
+),
+
+channel_json as (
+    select
+        customer_uuid,
+        {{ json_object_agg('channel', json_object([
+            ('first_at', iso_timestamp('first_at')),
+            ('last_at', iso_timestamp('last_at')),
+            ('touchpoints', 'touchpoints'),
+        ])) }} as channels
+    from channel_figures
+    group by 1
+),
+
+final as (
+    select
+        customers.customer_uuid,
+        coalesce(
+            first_touches.first_channel,
+            case
+                when customers.site_users + customers.buyers + customers.orders > 0
+                    then 'direct'
+                else 'unassigned'
+            end
+        ) as first_channel,
+        first_touches.first_touch_at,
+        coalesce(channel_json.channels, {{ empty_json_object() }}) as channels
+    from customers
+    left join first_touches
+        on customers.customer_uuid = first_touches.customer_uuid
+    left join channel_json
+        on customers.customer_uuid = channel_json.customer_uuid
+)
+
+select * from final
