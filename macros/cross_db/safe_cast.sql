@@ -50,7 +50,7 @@
             and substr({{ expression }}, 1, 4) <> '0000'
             then
                 case
-                    {#- nested so the day check never sees an invalid month -#}
+                    {# nested so the day check never sees an invalid month #}
                     when extract(day from (
                         date_trunc('month', cast(substr({{ expression }}, 1, 7) || '-01' as date))
                         + interval '1 month' - interval '1 day'

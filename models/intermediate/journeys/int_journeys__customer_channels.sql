@@ -22,6 +22,8 @@ marketing_touches as (
         customer_uuid,
         occurred_at,
         channel,
+        coalesce(utm_source, crm_source_id, touchpoint_type) as touch_source,
+        coalesce(utm_medium, touchpoint_type) as touch_medium,
         case
             when touchpoint_type = 'site_utm' then 1
             when touchpoint_type = 'crm_utm' then 2
@@ -37,6 +39,8 @@ ranked_touches as (
     select
         customer_uuid,
         channel,
+        touch_source,
+        touch_medium,
         occurred_at,
         row_number() over (
             partition by customer_uuid
@@ -49,6 +53,8 @@ first_touches as (
     select
         customer_uuid,
         channel as first_channel,
+        lower(trim(touch_source)) as first_source,
+        lower(trim(touch_medium)) as first_medium,
         occurred_at as first_touch_at
     from ranked_touches
     where touch_rank = 1
@@ -89,6 +95,8 @@ final as (
                 else 'unassigned'
             end
         ) as first_channel,
+        coalesce(first_touches.first_source, '(none)') as first_source,
+        coalesce(first_touches.first_medium, '(none)') as first_medium,
         first_touches.first_touch_at,
         coalesce(channel_json.channels, {{ empty_json_object() }}) as channels
     from customers

@@ -158,7 +158,11 @@ crm_utm_touchpoints as (
         crm_utm_pivoted.utm_campaign,
         cast(null as {{ dbt.type_string() }}) as crm_source_id,
         cast(null as {{ dbt.type_string() }}) as touchpoint_detail,
-        'b_crm_utm' as source_table,
+        case crm_utm_pivoted.entity_type_id
+            when 1 then 'b_crm_lead'
+            when 2 then 'b_crm_deal'
+            when 3 then 'b_crm_contact'
+        end as source_table,
         crm_utm_pivoted.entity_id as source_id,
         cast(null as {{ dbt.type_numeric() }}) as revenue
     from crm_utm_pivoted
@@ -450,6 +454,18 @@ all_touchpoints as (
     where customer_uuid is not null
 ),
 
+-- an activity bound to several entities of one customer counts once
+deduplicated as (
+    select
+        *,
+        row_number() over (
+            partition by customer_uuid, source_table, source_id, touchpoint_type
+            order by occurred_at
+        ) as duplicate_rank
+    from all_touchpoints
+    where occurred_at is not null
+),
+
 final as (
     select
         {{ dbt_utils.generate_surrogate_key(
@@ -473,8 +489,8 @@ final as (
         source_table,
         source_id,
         revenue
-    from all_touchpoints
-    where occurred_at is not null
+    from deduplicated
+    where duplicate_rank = 1
 )
 
 select * from final

@@ -1,0 +1,210 @@
+{#-
+    Multi-touch attribution of orders to channels. For every non-canceled order,
+    the customer's marketing touches at or before the order and at most
+    `bitrix_omni_attribution_lookback_days` days before it share the order under
+    five models (first_touch, last_touch, linear, position_based, time_decay).
+    Every touch in the window gets a row under every model, with credit 0 where
+    the model gives it nothing. An order without touches in the window gets one
+    'direct' row per model with credit 1 and no touchpoint.
+-#}
+{%- set lookback_days = var('bitrix_omni_attribution_lookback_days') | int -%}
+{%- set half_life_days = var('bitrix_omni_attribution_half_life_days') | float -%}
+
+with
+
+touchpoints as (
+    select * from {{ ref('int_journeys__touchpoints') }}
+),
+
+attribution_models as (
+    select 'first_touch' as attribution_model
+    union all
+    select 'last_touch' as attribution_model
+    union all
+    select 'linear' as attribution_model
+    union all
+    select 'position_based' as attribution_model
+    union all
+    select 'time_decay' as attribution_model
+),
+
+orders as (
+    select
+        source_id as order_id,
+        customer_uuid,
+        occurred_at as order_at,
+        revenue
+    from touchpoints
+    where
+        touchpoint_type = 'order'
+        and source_table = 'b_sale_order'
+),
+
+-- an activity bound to two records of one customer (contact and lead) appears
+-- twice in the timeline with the same touchpoint_id: keep one
+ranked_marketing_touches as (
+    select
+        touchpoint_id,
+        customer_uuid,
+        occurred_at as touchpoint_at,
+        channel,
+        row_number() over (
+            partition by touchpoint_id
+            order by occurred_at, channel
+        ) as duplicate_rank
+    from touchpoints
+    where is_marketing_touch
+),
+
+marketing_touches as (
+    select
+        touchpoint_id,
+        customer_uuid,
+        touchpoint_at,
+        channel
+    from ranked_marketing_touches
+    where duplicate_rank = 1
+),
+
+window_touches as (
+    select
+        orders.order_id,
+        orders.customer_uuid,
+        orders.order_at,
+        orders.revenue,
+        marketing_touches.touchpoint_id,
+        marketing_touches.channel,
+        marketing_touches.touchpoint_at,
+        power(
+            cast(2 as double precision),
+            -1 * cast(
+                {{ dbt.datediff('marketing_touches.touchpoint_at', 'orders.order_at', 'second') }}
+                as double precision
+            ) / (86400 * cast({{ half_life_days }} as double precision))
+        ) as decay_weight
+    from orders
+    inner join marketing_touches
+        on
+            orders.customer_uuid = marketing_touches.customer_uuid
+            and marketing_touches.touchpoint_at <= orders.order_at
+            and marketing_touches.touchpoint_at
+            >= {{ dbt.dateadd('day', -lookback_days, 'orders.order_at') }}
+),
+
+positioned_touches as (
+    select
+        order_id,
+        customer_uuid,
+        order_at,
+        revenue,
+        touchpoint_id,
+        channel,
+        touchpoint_at,
+        decay_weight,
+        row_number() over (
+            partition by order_id
+            order by touchpoint_at, touchpoint_id
+        ) as touch_position,
+        count(*) over (partition by order_id) as touches_in_window,
+        sum(decay_weight) over (partition by order_id) as total_decay_weight
+    from window_touches
+),
+
+credited_touches as (
+    select
+        positioned_touches.order_id,
+        positioned_touches.customer_uuid,
+        positioned_touches.order_at,
+        positioned_touches.revenue,
+        positioned_touches.touchpoint_id,
+        positioned_touches.channel,
+        positioned_touches.touchpoint_at,
+        positioned_touches.touch_position,
+        positioned_touches.touches_in_window,
+        attribution_models.attribution_model,
+        case attribution_models.attribution_model
+            when 'first_touch'
+                then case when positioned_touches.touch_position = 1 then 1 else 0 end
+            when 'last_touch'
+                then
+                    case
+                        when positioned_touches.touch_position
+                            = positioned_touches.touches_in_window
+                            then 1
+                        else 0
+                    end
+            when 'linear'
+                then 1 / cast(positioned_touches.touches_in_window as double precision)
+            when 'position_based'
+                then
+                    case
+                        when positioned_touches.touches_in_window = 1 then 1
+                        when positioned_touches.touches_in_window = 2 then 0.5
+                        when
+                            positioned_touches.touch_position = 1
+                            or positioned_touches.touch_position
+                            = positioned_touches.touches_in_window
+                            then 0.4
+                        else
+                            0.2 / cast(
+                                positioned_touches.touches_in_window - 2 as double precision
+                            )
+                    end
+            when 'time_decay'
+                then positioned_touches.decay_weight / positioned_touches.total_decay_weight
+        end as credit
+    from positioned_touches
+    cross join attribution_models
+),
+
+direct_orders as (
+    select
+        orders.order_id,
+        orders.customer_uuid,
+        orders.order_at,
+        orders.revenue,
+        cast(null as {{ dbt.type_string() }}) as touchpoint_id,
+        'direct' as channel,
+        cast(null as {{ dbt.type_timestamp() }}) as touchpoint_at,
+        cast(null as {{ dbt.type_bigint() }}) as touch_position,
+        0 as touches_in_window,
+        attribution_models.attribution_model,
+        1 as credit
+    from orders
+    left join positioned_touches
+        on
+            orders.order_id = positioned_touches.order_id
+            and positioned_touches.touch_position = 1
+    cross join attribution_models
+    where positioned_touches.order_id is null
+),
+
+attributed_rows as (
+    select * from credited_touches
+    union all
+    select * from direct_orders
+),
+
+final as (
+    select
+        ---------- ids
+        cast(order_id as {{ dbt.type_bigint() }}) as order_id,
+        cast(customer_uuid as {{ dbt.type_string() }}) as customer_uuid,
+        cast(touchpoint_id as {{ dbt.type_string() }}) as touchpoint_id,
+        ---------- strings
+        cast(channel as {{ dbt.type_string() }}) as channel,
+        cast(attribution_model as {{ dbt.type_string() }}) as attribution_model,
+        ---------- numerics
+        cast(revenue as numeric(28, 6)) as revenue,
+        cast(touch_position as {{ dbt.type_bigint() }}) as touch_position,
+        cast(touches_in_window as {{ dbt.type_bigint() }}) as touches_in_window,
+        cast(credit as double precision) as credit,
+        cast(revenue * cast(credit as double precision) as numeric(28, 6))
+            as attributed_revenue,
+        ---------- timestamps
+        order_at,
+        touchpoint_at
+    from attributed_rows
+)
+
+select * from final

@@ -1,0 +1,57 @@
+{#- The unified customer: ids across Bitrix, best contacts, activity span, channels. -#}
+with
+
+customers as (
+    select * from {{ ref('int_identity__customers') }}
+),
+
+customer_channels as (
+    select * from {{ ref('int_journeys__customer_channels') }}
+),
+
+orders as (
+    select * from {{ ref('int_journeys__orders') }}
+),
+
+order_figures as (
+    select
+        customer_uuid,
+        count(*) as orders,
+        sum(order_total) as revenue,
+        min(created_at) as first_order_at,
+        max(created_at) as last_order_at
+    from orders
+    where not is_canceled
+    group by 1
+),
+
+profile as (
+    select
+        ---------- ids
+        customers.customer_uuid,
+        customers.user_id,
+        customers.fuser_ids,
+        customers.crm_contact_id,
+        ---------- strings
+        customers.email,
+        customers.phone,
+        customer_channels.first_channel,
+        ---------- json
+        customer_channels.channels,
+        ---------- numerics
+        cast(customers.records as bigint) as records,
+        cast(coalesce(order_figures.orders, 0) as bigint) as orders,
+        cast(coalesce(order_figures.revenue, 0) as decimal(38, 4)) as revenue,
+        ---------- timestamps
+        customers.first_seen_at as first_seen,
+        customers.last_seen_at as last_seen,
+        order_figures.first_order_at,
+        order_figures.last_order_at
+    from customers
+    left join customer_channels
+        on customers.customer_uuid = customer_channels.customer_uuid
+    left join order_figures
+        on customers.customer_uuid = order_figures.customer_uuid
+)
+
+select * from profile

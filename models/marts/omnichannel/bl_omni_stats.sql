@@ -1,0 +1,158 @@
+{#-
+    Hourly figures by channel: touchpoints and active customers by the channel
+    of the touch; new customers, orders and revenue by the customer's first
+    acquisition channel.
+
+    Incremental: a run recomputes (a) the last `bitrix_omni_omni_stats_lookback_hours`
+    hours before the newest hour already built, for late-arriving data, and (b)
+    every hour touched by customers whose identity changed in this run (new
+    records, merges), because their first channel and counts may have moved.
+    Rows are replaced hour by hour (unique_key hour_at), so an incremental run
+    gives the same table as a full refresh.
+-#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='hour_at',
+    on_schema_change='fail',
+) }}
+
+with
+
+touchpoints as (
+    select * from {{ ref('int_journeys__touchpoints') }}
+),
+
+orders as (
+    select * from {{ ref('int_journeys__orders') }}
+),
+
+customer_channels as (
+    select * from {{ ref('int_journeys__customer_channels') }}
+),
+
+customers as (
+    select * from {{ ref('int_identity__customers') }}
+),
+
+identity_map as (
+    select * from {{ ref('int_identity__current_map') }}
+),
+
+customer_starts as (
+    select
+        customers.customer_uuid,
+        customer_channels.first_channel,
+        {{ dbt.date_trunc('hour', 'coalesce(customer_channels.first_touch_at, customers.first_seen_at)') }}
+            as start_hour
+    from customers
+    inner join customer_channels
+        on customers.customer_uuid = customer_channels.customer_uuid
+),
+
+{% if is_incremental() %}
+    changed_customers as (
+        select distinct customer_uuid
+        from identity_map
+        where
+            previous_customer_uuid is null
+            or previous_customer_uuid <> customer_uuid
+    ),
+
+    hours_to_build as (
+        select {{ dbt.date_trunc('hour', 'touchpoints.occurred_at') }} as hour_at
+        from touchpoints
+        inner join changed_customers
+            on touchpoints.customer_uuid = changed_customers.customer_uuid
+        union
+        select customer_starts.start_hour as hour_at
+        from customer_starts
+        inner join changed_customers
+            on customer_starts.customer_uuid = changed_customers.customer_uuid
+        union
+        select distinct {{ dbt.date_trunc('hour', 'touchpoints.occurred_at') }} as hour_at
+        from touchpoints
+        where touchpoints.occurred_at >= (
+            select
+                {{ dbt.dateadd(
+                    'hour',
+                    -1 * var('bitrix_omni_omni_stats_lookback_hours'),
+                    'max(built.hour_at)'
+                ) }}
+            from {{ this }} as built
+        )
+    ),
+{% endif %}
+
+touch_figures as (
+    select
+        {{ dbt.date_trunc('hour', 'occurred_at') }} as hour_at,
+        channel,
+        count(*) as touchpoints,
+        count(distinct customer_uuid) as active_customers,
+        0 as new_customers,
+        0 as orders,
+        0 as revenue
+    from touchpoints
+    where not is_conversion
+    group by 1, 2
+),
+
+start_figures as (
+    select
+        start_hour as hour_at,
+        first_channel as channel,
+        0 as touchpoints,
+        0 as active_customers,
+        count(*) as new_customers,
+        0 as orders,
+        0 as revenue
+    from customer_starts
+    where start_hour is not null
+    group by 1, 2
+),
+
+order_figures as (
+    select
+        {{ dbt.date_trunc('hour', 'orders.created_at') }} as hour_at,
+        customer_channels.first_channel as channel,
+        0 as touchpoints,
+        0 as active_customers,
+        0 as new_customers,
+        count(*) as orders,
+        sum(orders.order_total) as revenue
+    from orders
+    inner join customer_channels
+        on orders.customer_uuid = customer_channels.customer_uuid
+    where
+        not orders.is_canceled
+        and orders.created_at is not null
+    group by 1, 2
+),
+
+all_figures as (
+    select * from touch_figures
+    union all
+    select * from start_figures
+    union all
+    select * from order_figures
+),
+
+hourly as (
+    select
+        all_figures.hour_at,
+        all_figures.channel,
+        cast(sum(all_figures.touchpoints) as bigint) as touchpoints,
+        cast(sum(all_figures.active_customers) as bigint) as active_customers,
+        cast(sum(all_figures.new_customers) as bigint) as new_customers,
+        cast(sum(all_figures.orders) as bigint) as orders,
+        cast(sum(all_figures.revenue) as decimal(18, 4)) as revenue
+    from all_figures
+    {% if is_incremental() %}
+        inner join hours_to_build
+            on all_figures.hour_at = hours_to_build.hour_at
+    {% endif %}
+    group by 1, 2
+)
+
+select * from hourly
