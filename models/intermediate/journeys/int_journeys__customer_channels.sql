@@ -1,11 +1,13 @@
 {#-
     Per customer: the first acquisition channel and a JSON summary of every
     channel (first/last touch, touch count). The first channel is the channel of
-    the earliest marketing touchpoint (conversions do not count); ties at the same
-    instant go to the more explicit evidence (site UTM, then CRM UTM, then CRM
-    source, then activities, then e-mail), then to the channel name. A customer
-    without any marketing touch is 'direct' when they reached the site (user,
-    buyer or order records) and 'unassigned' otherwise.
+    the earliest marketing touchpoint (conversions do not count) that happened
+    no later than `bitrix_omni_acquisition_window_days` after the customer first
+    appeared: a newsletter opened months after the first order did not acquire
+    the customer. Ties at the same instant go to the more explicit evidence (site
+    UTM, then CRM UTM, then CRM source, then activities, then e-mail), then to
+    the channel name. A customer without such a touch is 'direct' when they
+    reached the site (user, buyer or order records) and 'unassigned' otherwise.
 -#}
 with
 
@@ -19,20 +21,31 @@ customers as (
 
 marketing_touches as (
     select
-        customer_uuid,
-        occurred_at,
-        channel,
-        coalesce(utm_source, crm_source_id, touchpoint_type) as touch_source,
-        coalesce(utm_medium, touchpoint_type) as touch_medium,
+        touchpoints.customer_uuid,
+        touchpoints.occurred_at,
+        touchpoints.channel,
+        coalesce(
+            touchpoints.utm_source, touchpoints.crm_source_id, touchpoints.touchpoint_type
+        ) as touch_source,
+        coalesce(touchpoints.utm_medium, touchpoints.touchpoint_type) as touch_medium,
         case
-            when touchpoint_type = 'site_utm' then 1
-            when touchpoint_type = 'crm_utm' then 2
-            when touchpoint_type like 'crm_%_source' then 3
-            when source_table = 'b_crm_act' then 4
+            when touchpoints.touchpoint_type = 'site_utm' then 1
+            when touchpoints.touchpoint_type = 'crm_utm' then 2
+            when touchpoints.touchpoint_type like 'crm_%_source' then 3
+            when touchpoints.source_table = 'b_crm_act' then 4
             else 5
         end as evidence_rank
     from touchpoints
-    where is_marketing_touch
+    inner join customers
+        on touchpoints.customer_uuid = customers.customer_uuid
+    where
+        touchpoints.is_marketing_touch
+        and (
+            customers.first_seen_at is null
+            or touchpoints.occurred_at <= {{ dbt.dateadd(
+                'day', var('bitrix_omni_acquisition_window_days'), 'customers.first_seen_at'
+            ) }}
+        )
 ),
 
 ranked_touches as (

@@ -40,8 +40,8 @@ orders as (
         and source_table = 'b_sale_order'
 ),
 
--- an activity bound to two records of one customer (contact and lead) appears
--- twice in the timeline with the same touchpoint_id: keep one
+-- guard: one row per touchpoint_id even if the timeline repeats a touch (an
+-- activity bound to a contact and a lead of one customer once did)
 ranked_marketing_touches as (
     select
         touchpoint_id,
@@ -86,7 +86,7 @@ window_touches as (
     inner join marketing_touches
         on
             orders.customer_uuid = marketing_touches.customer_uuid
-            and marketing_touches.touchpoint_at <= orders.order_at
+            and orders.order_at >= marketing_touches.touchpoint_at
             and marketing_touches.touchpoint_at
             >= {{ dbt.dateadd('day', -lookback_days, 'orders.order_at') }}
 ),

@@ -8,13 +8,19 @@
     every hour touched by customers whose identity changed in this run (new
     records, merges), because their first channel and counts may have moved.
     Rows are replaced hour by hour (unique_key hour_at), so an incremental run
-    gives the same table as a full refresh.
+    gives the same table as a full refresh. A rebuilt hour that no longer has any
+    figures is sent as an all-zero row, so that its stale rows are deleted, and
+    the post-hook removes it again.
 -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key='hour_at',
     on_schema_change='fail',
+    post_hook=[
+        "delete from {{ this }} where touchpoints = 0 and active_customers = 0"
+        " and new_customers = 0 and orders = 0",
+    ],
 ) }}
 
 with
@@ -43,20 +49,33 @@ customer_starts as (
     select
         customers.customer_uuid,
         customer_channels.first_channel,
-        {{ dbt.date_trunc('hour', 'coalesce(customer_channels.first_touch_at, customers.first_seen_at)') }}
-            as start_hour
+        {{ dbt.date_trunc('hour', 'customers.first_seen_at') }} as start_hour
     from customers
     inner join customer_channels
         on customers.customer_uuid = customer_channels.customer_uuid
 ),
 
 {% if is_incremental() %}
+    -- customers whose figures may have moved: new records or merges in this run,
+    -- or still inside their acquisition window (their first channel can change)
     changed_customers as (
-        select distinct customer_uuid
+        select distinct identity_map.customer_uuid
         from identity_map
         where
-            previous_customer_uuid is null
-            or previous_customer_uuid <> customer_uuid
+            identity_map.previous_customer_uuid is null
+            or identity_map.previous_customer_uuid <> identity_map.customer_uuid
+        union
+        select customers.customer_uuid
+        from customers
+        where customers.first_seen_at >= (
+            select
+                {{ dbt.dateadd(
+                    'day',
+                    -1 * var('bitrix_omni_acquisition_window_days'),
+                    'max(built.hour_at)'
+                ) }}
+            from {{ this }} as built
+        )
     ),
 
     hours_to_build as (
@@ -65,10 +84,12 @@ customer_starts as (
         inner join changed_customers
             on touchpoints.customer_uuid = changed_customers.customer_uuid
         union
-        select customer_starts.start_hour as hour_at
-        from customer_starts
+        -- where a changed customer may have counted as new before: any of its
+        -- records' first appearance
+        select {{ dbt.date_trunc('hour', 'identity_map.first_seen_at') }} as hour_at
+        from identity_map
         inner join changed_customers
-            on customer_starts.customer_uuid = changed_customers.customer_uuid
+            on identity_map.customer_uuid = changed_customers.customer_uuid
         union
         select distinct {{ dbt.date_trunc('hour', 'touchpoints.occurred_at') }} as hour_at
         from touchpoints
@@ -136,6 +157,18 @@ all_figures as (
     select * from start_figures
     union all
     select * from order_figures
+    {% if is_incremental() %}
+        union all
+        select
+            hour_at,
+            '(none)' as channel,
+            0 as touchpoints,
+            0 as active_customers,
+            0 as new_customers,
+            0 as orders,
+            0 as revenue
+        from hours_to_build
+    {% endif %}
 ),
 
 hourly as (

@@ -1,0 +1,59 @@
+{#-
+    Every non-canceled order gets exactly one unit of credit under every
+    attribution model: returns (order, model) pairs whose credits do not sum to
+    1 within 1e-9, including orders missing from bl_order_attribution.
+-#}
+with
+
+order_attribution as (
+    select * from {{ ref('bl_order_attribution') }}
+),
+
+touchpoints as (
+    select * from {{ ref('int_journeys__touchpoints') }}
+),
+
+orders as (
+    select distinct source_id as order_id
+    from touchpoints
+    where
+        touchpoint_type = 'order'
+        and source_table = 'b_sale_order'
+),
+
+attribution_models as (
+    select distinct attribution_model
+    from order_attribution
+),
+
+credit_sums as (
+    select
+        order_id,
+        attribution_model,
+        sum(credit) as total_credit
+    from order_attribution
+    group by 1, 2
+),
+
+expected_pairs as (
+    select
+        orders.order_id,
+        attribution_models.attribution_model
+    from orders
+    cross join attribution_models
+),
+
+failures as (
+    select
+        expected_pairs.order_id,
+        expected_pairs.attribution_model,
+        coalesce(credit_sums.total_credit, 0) as total_credit
+    from expected_pairs
+    left join credit_sums
+        on
+            expected_pairs.order_id = credit_sums.order_id
+            and expected_pairs.attribution_model = credit_sums.attribution_model
+    where abs(coalesce(credit_sums.total_credit, 0) - 1) > 1e-9
+)
+
+select * from failures
