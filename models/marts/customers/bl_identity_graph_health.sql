@@ -75,11 +75,11 @@ health as (
                     cast(customer_figures.records as {{ dbt.type_numeric() }})
                     / customer_figures.customers
         end as mean_records_per_customer,
-        edge_figures.identifiers_used,
-        edge_figures.invalid_identifier_rows,
-        edge_figures.dangling_links,
-        guard_figures.identifiers_blocklisted,
-        guard_figures.identifiers_over_shared
+        cast(edge_figures.identifiers_used as bigint) as identifiers_used,
+        cast(edge_figures.invalid_identifier_rows as bigint) as invalid_identifier_rows,
+        cast(edge_figures.dangling_links as bigint) as dangling_links,
+        cast(guard_figures.identifiers_blocklisted as bigint) as identifiers_blocklisted,
+        cast(guard_figures.identifiers_over_shared as bigint) as identifiers_over_shared
     from customer_figures
     cross join edge_figures
     cross join guard_figures
