@@ -1,0 +1,1430 @@
+"""Identity graph: which Bitrix records are one customer, with stable customer uuids.
+
+A 1C-Bitrix shop knows the same person under many record types: site users (``b_user``),
+anonymous cart owners (``b_sale_fuser``), orders (``b_sale_order``), CRM contacts
+(``b_crm_contact``) and CRM leads (``b_crm_lead``). Records are one customer when they are
+connected by
+
+* a *hard link* that Bitrix itself stores (fuser -> user, order -> user, fuser -> order via
+  the basket, lead -> contact, contact -> site user), or
+* a shared, already *normalized* e-mail or phone (normalization happens upstream in
+  :mod:`bitrix_omni.normalize`; this module receives clean strings and never re-normalizes).
+
+Connected components of that graph are customers. Three things make the naive version
+wrong in practice, and this module exists to handle them:
+
+1. **Placeholders.** Call centres type ``+70000000000`` or the shop's own phone into every
+   order without one; a single such value would merge thousands of strangers into one
+   "customer". Identifiers are therefore *guarded* before the graph is built: values on a
+   blocklist (an editable seed upstream) are dropped, and so is any value shared by more
+   than ``max_customers_per_identifier`` distinct *link-groups*. A link-group is a set of
+   records already joined by hard links (a user with all its orders and fusers), so one
+   person with 40 orders that all carry their own phone counts once, not 40 times.
+2. **Stability.** Downstream marts and exports key on ``customer_uuid``; it must not change
+   from run to run just because the graph was recomputed. Uuids are carried over from the
+   previous run's map, merges keep the older customer's uuid, splits keep it on the part
+   that holds the earliest previous holder, and every change is written to a *ledger*.
+3. **Scale.** The dbt Python model calls :func:`resolve_identities` once per run on every
+   record of the shop (10M+ on big installations). Everything is integer-encoded
+   (pyarrow ``dictionary_encode``) and computed with numpy / scipy
+   (``scipy.sparse.csgraph.connected_components`` on a bipartite record-identifier graph);
+   the only Python-level loops run once per *distinct* identifier or *new* customer to
+   compute SHA hashes, never per edge.
+
+Personal data never leaves this module in clear: outputs carry ``identifier_hash``
+(SHA-256 hex of ``f"{kind}:{value}"``, the same value as
+:func:`bitrix_omni.normalize.hash_identifier` without a salt) and a display mask such as
+``iv***@mail.ru`` or ``+7915***4567``.
+
+The result is a pure function of the input *contents*: the same rows in any order give
+identical outputs (all outputs are sorted, all tie-breaks are on values, not positions).
+
+Known limits (by design, documented in tests):
+
+* The cap counts link-groups, so a household phone shared by two people (below the cap)
+  does merge them. Lowering the cap to 1 would split genuine multi-account customers
+  instead; the guard trades these errors off and reports what it dropped in ``guarded``.
+* The guard is evaluated on link-groups before identifier merges, so an identifier over
+  the cap is dropped even if other identifiers would merge its holders anyway.
+* ``first_seen_at`` is compared at microsecond precision (Bitrix stores seconds).
+"""
+
+from __future__ import annotations
+
+import binascii
+import hashlib
+import logging
+import math
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
+
+__all__ = [
+    "CUSTOMER_UUID_NAMESPACE",
+    "IdentityConfig",
+    "IdentityResult",
+    "resolve_identities",
+]
+
+_log = logging.getLogger(__name__)
+_PANDAS_MAJOR = int(pd.__version__.split(".")[0])
+
+#: Namespace of the uuid5 customer ids: ``uuid5(NAMESPACE_URL,
+#: "https://bitrix-omni.invalid/customer")``. It is fixed forever: changing it would give
+#: every customer born from a full rebuild a new uuid. A deployment that wants uuids that
+#: cannot be correlated with another shop's may pass its own namespace in
+#: :class:`IdentityConfig` (and must then keep it).
+CUSTOMER_UUID_NAMESPACE = uuid.UUID("c48b2891-e6d3-5c77-ada5-7c344385332c")
+
+IDENTIFIER_KINDS = ("email", "phone")
+EDGE_KINDS = ("email", "link", "phone")  # sorted: evidence is ordered by edge_kind
+STATUSES = ("blocklisted", "dangling", "over_shared", "used")  # sorted likewise
+
+_EDGE_EMAIL, _EDGE_LINK, _EDGE_PHONE = 0, 1, 2
+_ST_BLOCKLISTED, _ST_DANGLING, _ST_OVER_SHARED, _ST_USED = 0, 1, 2, 3
+_BIT_EMAIL, _BIT_LINK, _BIT_PHONE = 1, 2, 4
+_INT64_MAX = np.iinfo(np.int64).max
+# Record positions and identifier numbers: int32 halves the memory of the per-row arrays
+# (2^31 records is far beyond any shop).
+_POS = np.int32
+_MASK = "***"
+# Vectorized rounds of the uuid matching before the rest is finished in plain Python
+# (only reached on adversarial chains of merges and splits, see _match_previous).
+_MATCH_ROUNDS = 16
+
+RECORD_COLUMNS = ("record_key", "source_table", "source_id", "first_seen_at")
+IDENTIFIER_COLUMNS = ("record_key", "kind", "value", "evidence")
+LINK_COLUMNS = ("record_key", "other_record_key", "evidence")
+PREVIOUS_COLUMNS = ("record_key", "customer_uuid")
+
+MAP_COLUMNS = (
+    "record_key",
+    "source_table",
+    "source_id",
+    "customer_uuid",
+    "match_method",
+    "component_size",
+    "is_anchor",
+    "previous_customer_uuid",
+)
+EVIDENCE_COLUMNS = (
+    "record_key",
+    "customer_uuid",
+    "edge_kind",
+    "evidence",
+    "identifier_hash",
+    "identifier_masked",
+    "status",
+)
+GUARDED_COLUMNS = (
+    "kind",
+    "identifier_hash",
+    "identifier_masked",
+    "reason",
+    "distinct_groups",
+    "records",
+)
+LEDGER_COLUMNS = (
+    "event",
+    "from_customer_uuid",
+    "to_customer_uuid",
+    "records_moved",
+    "anchor_record_key",
+)
+HEALTH_COLUMNS = (
+    "records",
+    "customers",
+    "singletons",
+    "largest_customer_records",
+    "largest_customer_share",
+    "identifiers_used",
+    "identifiers_blocklisted",
+    "identifiers_over_shared",
+    "dangling_links",
+    "dangling_identifier_rows",
+    "merges",
+    "splits",
+    "mean_records_per_customer",
+)
+
+
+@dataclass(frozen=True)
+class IdentityConfig:
+    """Knobs of the identity resolution.
+
+    ``max_customers_per_identifier``: an e-mail or phone shared by more than this many
+    distinct link-groups is treated as a placeholder (a call-centre default, the shop's own
+    number) and not used to merge anybody. Link-groups, not records, are counted, so a
+    customer with many orders carrying their own phone is never capped.
+
+    ``blocklist``: normalized values never used as identifiers, whatever their kind (the
+    dbt seed of known junk values is passed here).
+
+    ``uuid_namespace``: namespace of the uuid5 ids minted for new customers; see
+    :data:`CUSTOMER_UUID_NAMESPACE`.
+    """
+
+    max_customers_per_identifier: int = 5
+    blocklist: frozenset[str] = frozenset()
+    uuid_namespace: uuid.UUID = CUSTOMER_UUID_NAMESPACE
+
+    def __post_init__(self) -> None:
+        cap = self.max_customers_per_identifier
+        if isinstance(cap, bool) or not isinstance(cap, (int, np.integer)) or cap < 1:
+            raise ValueError(f"max_customers_per_identifier must be an int >= 1, got {cap!r}")
+        if isinstance(self.blocklist, str):
+            raise TypeError("blocklist must be a collection of strings, not one string")
+        if not isinstance(self.blocklist, frozenset):
+            # Accept any iterable (a list from a seed); keep the dataclass hashable.
+            object.__setattr__(self, "blocklist", frozenset(self.blocklist))
+        if not all(isinstance(v, str) for v in self.blocklist):
+            raise TypeError("blocklist values must be strings")
+        if not isinstance(self.uuid_namespace, uuid.UUID):
+            raise TypeError("uuid_namespace must be a uuid.UUID")
+
+
+@dataclass(frozen=True)
+class IdentityResult:
+    """Outputs of :func:`resolve_identities` (all plain pandas DataFrames).
+
+    ``identity_map``: one row per input record, sorted by ``record_key``: ``record_key``,
+    ``source_table``, ``source_id``, ``customer_uuid``, ``match_method`` (``'singleton'``
+    or the ``+``-joined sorted kinds of this record's own *connecting* edges: ``email``,
+    ``link``, ``phone``), ``component_size``, ``is_anchor``, ``previous_customer_uuid``.
+
+    ``evidence``: one row per distinct (record, identifier, evidence) and per distinct
+    link (on the link's ``record_key`` side; a dangling link on its known side), sorted by
+    ``record_key, edge_kind, status, identifier_hash, evidence``. For links
+    ``identifier_hash`` is the other record_key and ``identifier_masked`` is null.
+
+    ``guarded``: identifiers dropped by the guards (``reason`` ``'blocklisted'`` or
+    ``'over_shared'``), with ``distinct_groups`` and ``records`` counts.
+
+    ``ledger``: uuid ``'merge'`` / ``'split'`` events versus the previous run.
+
+    ``health``: one row of graph-health figures (see :data:`HEALTH_COLUMNS`).
+    """
+
+    identity_map: pd.DataFrame
+    evidence: pd.DataFrame
+    guarded: pd.DataFrame
+    ledger: pd.DataFrame
+    health: pd.DataFrame
+
+
+# ======================================================================================
+# Private helpers: hashing, masking, hex
+# ======================================================================================
+
+_UUID_HEX_POSITIONS = np.array([i for i in range(36) if i not in (8, 13, 18, 23)], dtype=np.intp)
+_ROW_BLOCK = 1 << 20  # rows per block when gathering bytes (bounds temporary memory)
+
+
+def _hash_identifier(kind: str, value: str) -> str:
+    """SHA-256 hex of ``f"{kind}:{value}"``: the pseudonymous key of an identifier.
+
+    Equal to ``bitrix_omni.normalize.hash_identifier(kind, value)`` without a salt, so the
+    same key can be recomputed in SQL (``sha256(kind || ':' || value)``).
+    """
+    return hashlib.sha256(f"{kind}:{value}".encode()).hexdigest()
+
+
+def _mask(kind: str, value: str | None) -> str | None:
+    """Display mask of one normalized identifier (``iv***@mail.ru``, ``+7915***4567``).
+
+    Scalar front end of :func:`_mask_values` (the vectorized version used on whole
+    columns), so that both always agree.
+    """
+    if value is None:
+        return None
+    out = _mask_values(_strings_of([kind]), _strings_of([value]))
+    return out[0].as_py()
+
+
+def _fixed_width_strings(chars: np.ndarray | bytes, width: int) -> pa.LargeStringArray:
+    """Arrow strings from ``n * width`` ASCII bytes (a ``(n, width)`` array or a buffer)."""
+    data = chars if isinstance(chars, bytes) else np.ascontiguousarray(chars).tobytes()
+    n = len(data) // width if width else 0
+    offsets = np.arange(n + 1, dtype=np.int64) * width
+    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
+
+
+def _sha256_digests(payloads: list[bytes]) -> np.ndarray:
+    """SHA-256 digests of many small payloads as a ``(n, 32)`` uint8 array.
+
+    One hashlib call per payload is the only way to hash with the standard library; it is
+    called once per *distinct* identifier, never per record or edge.
+    """
+    sha256 = hashlib.sha256
+    raw = b"".join([sha256(p).digest() for p in payloads])
+    return np.frombuffer(raw, dtype=np.uint8).reshape(len(payloads), 32)
+
+
+def _uuid5_strings(namespace: uuid.UUID, names: list[bytes]) -> pa.LargeStringArray:
+    """``str(uuid.uuid5(namespace, name))`` for many names, vectorized after hashing.
+
+    Same bytes as :func:`uuid.uuid5` (SHA-1 of namespace + name, version 5, RFC 4122
+    variant), formatted without creating a ``uuid.UUID`` object per name.
+    """
+    n = len(names)
+    ns = namespace.bytes
+    sha1 = hashlib.sha1
+    raw = b"".join([sha1(ns + name, usedforsecurity=False).digest()[:16] for name in names])
+    b = np.frombuffer(raw, dtype=np.uint8).reshape(n, 16).copy()
+    b[:, 6] = (b[:, 6] & 0x0F) | 0x50
+    b[:, 8] = (b[:, 8] & 0x3F) | 0x80
+    out = np.full((n, 36), ord("-"), dtype=np.uint8)
+    out[:, _UUID_HEX_POSITIONS] = np.frombuffer(binascii.hexlify(b.tobytes()), np.uint8).reshape(
+        n, 32
+    )
+    return _fixed_width_strings(out, 36)
+
+
+def _ls(value: str) -> pa.Scalar:
+    return pa.scalar(value, pa.large_string())
+
+
+def _string_buffers(values: pa.LargeStringArray) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, data) of a large_string array as numpy views."""
+    n = len(values)
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int64)[
+        values.offset : values.offset + n + 1
+    ]
+    data_buf = values.buffers()[2]
+    data = (
+        np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    )
+    return offsets, data
+
+
+def _mask_emails(values: pa.LargeStringArray) -> pa.LargeStringArray:
+    """``ivanov@mail.ru`` -> ``iv***@mail.ru``: 2 chars of the local part (1 if it is
+    shorter than 4), then the domain, as :func:`bitrix_omni.normalize.mask_email`."""
+    parts = pc.split_pattern(values, "@", max_splits=1, reverse=True)
+    if len(values) and values.null_count == 0 and pc.min(pc.list_value_length(parts)).as_py() == 2:
+        flat = pc.list_flatten(parts)
+        local = flat.take(pa.array(np.arange(0, 2 * len(values), 2)))
+        domain = flat.take(pa.array(np.arange(1, 2 * len(values), 2)))
+    else:  # rows without "@" (not valid e-mails) or nulls: the general, slower path
+        shaped = pc.extract_regex(values, r"^(?P<local>.*)@(?P<domain>[^@]*)$")
+        local, domain = pc.struct_field(shaped, [0]), pc.struct_field(shaped, [1])
+    keep2 = pc.greater_equal(pc.utf8_length(local), 4)
+    head = pc.if_else(
+        keep2, pc.utf8_slice_codeunits(local, 0, 2), pc.utf8_slice_codeunits(local, 0, 1)
+    )
+    masked = pc.binary_join_element_wise(head, domain, _ls(_MASK + "@"))
+    if masked.null_count == values.null_count:
+        return _as_large_string(masked)
+    # Not an e-mail shape (should not happen after normalization): first char + ***.
+    fallback = pc.binary_join_element_wise(
+        pc.utf8_slice_codeunits(values, 0, 1), _ls(_MASK), _ls("")
+    )
+    return _as_large_string(pc.coalesce(masked, fallback))
+
+
+def _phone_layout(digits: int) -> tuple[int, int]:
+    """(leading, trailing) digits shown of a phone with this many digits after ``+``.
+
+    Hides at least 3 digits and at least 30% of the national part (taken as everything
+    after the first digit, the country code of RU/KZ), shows at most 4 trailing digits:
+    ``+79151234567`` -> ``+7915***4567``.
+    """
+    hidden = max(3, math.ceil(0.3 * max(digits - 1, 0)))
+    shown = max(0, digits - hidden)
+    tail = min(4, (shown + 1) // 2)
+    return shown - tail, tail
+
+
+def _mask_phones(values: pa.LargeStringArray) -> pa.LargeStringArray:
+    """Masked E.164-like phones (see :func:`_phone_layout`); non-ASCII values -> ``***``.
+
+    Normalized phones are ASCII ``+`` and digits, so rows are grouped by (length, has
+    plus) and each group is sliced as a fixed-width byte matrix.
+    """
+    n = len(values)
+    offsets, data = _string_buffers(values)
+    starts = offsets[:-1]
+    lengths = np.diff(offsets)
+    ascii_ok = _bool_np(pc.string_is_ascii(values)) & _bool_np(pc.is_valid(values))
+    plus = np.zeros(n, dtype=np.int64)
+    nonempty = lengths > 0
+    plus[nonempty] = data[starts[nonempty]] == ord("+")
+    group_key = np.where(ascii_ok, lengths * 2 + plus, -1)
+    pieces: list[pa.Array] = []
+    positions: list[np.ndarray] = []
+    for key in np.unique(group_key).tolist():
+        idx = np.nonzero(group_key == key)[0]
+        if key < 0:
+            pieces.append(pa.array([_MASK] * idx.size, pa.large_string()))
+            positions.append(idx)
+            continue
+        width, has_plus = key // 2, key % 2
+        head, tail = _phone_layout(width - has_plus)
+        cols = np.concatenate(
+            [
+                np.arange(has_plus + head),  # "+" and leading digits
+                np.full(len(_MASK), -1),  # the mask
+                np.arange(width - tail, width),  # trailing digits
+            ]
+        )
+        for lo in range(0, idx.size, _ROW_BLOCK):
+            block = idx[lo : lo + _ROW_BLOCK]
+            chars = data[starts[block, None] + np.maximum(cols, 0)[None, :]]
+            chars[:, cols < 0] = ord("*")
+            pieces.append(_fixed_width_strings(chars, cols.size))
+            positions.append(block)
+    return _reassemble(n, pieces, positions, values)
+
+
+def _reassemble(
+    n: int, pieces: list[pa.Array], positions: list[np.ndarray], values: pa.Array
+) -> pa.LargeStringArray:
+    """Put per-group results back in row order, keeping the input's nulls."""
+    if not pieces:
+        return _null_strings(n)
+    if len(pieces) == 1 and positions[0].size == n:
+        out = _as_large_string(pieces[0])
+    else:
+        joined = pa.concat_arrays([_as_large_string(p) for p in pieces])
+        inverse = np.empty(n, dtype=np.int64)
+        inverse[np.concatenate(positions)] = np.arange(n)
+        out = _take(joined, inverse)
+    if values.null_count:
+        out = pc.if_else(pc.is_valid(values), out, _null_strings(n))
+    return _as_large_string(out)
+
+
+def _mask_values(kinds: pa.Array, values: pa.Array) -> pa.LargeStringArray:
+    """Vectorized display masks for parallel arrays of kinds and normalized values."""
+    kinds, values = _as_large_string(kinds), _as_large_string(values)
+    is_email = _bool_np(pc.equal(kinds, _ls("email")))
+    pieces: list[pa.Array] = []
+    positions: list[np.ndarray] = []
+    for mask_fn, select in ((_mask_emails, is_email), (_mask_phones, ~is_email)):
+        idx = np.nonzero(select)[0]
+        if idx.size:
+            sub = values if idx.size == len(values) else _take(values, idx)
+            pieces.append(mask_fn(_as_large_string(sub)))
+            positions.append(idx)
+    return _reassemble(len(values), pieces, positions, values)
+
+
+# ======================================================================================
+# Private helpers: input handling
+# ======================================================================================
+
+
+def _as_large_string(arr: pa.Array | pa.ChunkedArray) -> pa.LargeStringArray:
+    """Any arrow column as one contiguous ``large_string`` array (ints become decimals)."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_decode()
+    if pa.types.is_large_string(arr.type):
+        return arr
+    if pa.types.is_null(arr.type):
+        return pa.nulls(len(arr), pa.large_string())
+    return pc.cast(arr, pa.large_string())
+
+
+class _Frame:
+    """Uniform column access to a pandas DataFrame, a pyarrow Table or ``None`` (empty)."""
+
+    def __init__(self, obj: Any, name: str, required: Sequence[str]) -> None:
+        self.name = name
+        if obj is None:
+            self._table: pa.Table | None = None
+            self._frame: pd.DataFrame | None = None
+            self.num_rows = 0
+            return
+        if isinstance(obj, pa.RecordBatch):
+            obj = pa.Table.from_batches([obj])
+        if isinstance(obj, pa.Table):
+            self._table, self._frame, self.num_rows = obj, None, obj.num_rows
+            columns = set(obj.column_names)
+        elif isinstance(obj, pd.DataFrame):
+            self._table, self._frame, self.num_rows = None, obj, len(obj)
+            columns = {str(c) for c in obj.columns}
+        else:
+            raise TypeError(f"{name} must be a pandas DataFrame or a pyarrow Table")
+        missing = [c for c in required if c not in columns]
+        if missing and self.num_rows:
+            raise ValueError(f"{name} is missing required column(s): {', '.join(missing)}")
+        self._missing = set(missing)
+
+    def column(self, col: str) -> pa.Array:
+        """One column as an arrow array (all-null if absent from an empty input)."""
+        if self.num_rows == 0 or col in self._missing:
+            return pa.nulls(self.num_rows, pa.large_string())
+        if self._table is not None:
+            raw = self._table.column(col)
+            return raw.combine_chunks() if raw.num_chunks != 1 else raw.chunk(0)
+        series = self._frame[col]  # type: ignore[index]
+        try:
+            arr = pa.array(series, from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            # Mixed Python objects (e.g. ints and strings in one object column).
+            arr = pa.array(
+                [None if v is None or v is pd.NA or v != v else str(v) for v in series],
+                pa.large_string(),
+            )
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        return arr
+
+    def strings(self, col: str) -> pa.LargeStringArray:
+        return _as_large_string(self.column(col))
+
+
+def _timestamp_keys(arr: pa.Array) -> np.ndarray:
+    """int64 microseconds for ordering (UTC for tz-aware input), nulls as +inf."""
+    n = len(arr)
+    t = arr.type
+    if pa.types.is_null(t) or arr.null_count == n:
+        return np.full(n, _INT64_MAX, dtype=np.int64)
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        # ISO strings (e.g. from a CSV seed); naive ones are taken as UTC.
+        arr = pa.array(pd.to_datetime(arr.to_pandas(), utc=True, format="ISO8601"))
+        t = arr.type
+    if pa.types.is_date(t):
+        arr = arr.cast(pa.timestamp("s"))
+        t = arr.type
+    if not pa.types.is_timestamp(t):
+        raise TypeError(f"records.first_seen_at must be a timestamp column, got {t}")
+    us = arr.cast(pa.timestamp("us", tz=t.tz), safe=False).cast(pa.int64())
+    return np.asarray(pc.fill_null(us, _INT64_MAX).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _indices(arr: pa.DictionaryArray | pa.Array) -> np.ndarray:
+    """Dictionary indices as int64 with nulls as -1."""
+    idx = arr.indices if isinstance(arr, pa.DictionaryArray) else arr
+    return np.asarray(pc.fill_null(idx, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _encode_together(
+    arrays: Sequence[pa.LargeStringArray],
+) -> tuple[list[np.ndarray], pa.LargeStringArray]:
+    """Dictionary-encode several string arrays with one shared dictionary.
+
+    Codes are assigned in order of first appearance, so when the first array has unique
+    values its codes are exactly ``0..len-1``: that is how record keys of the identifier,
+    link and previous inputs are mapped to record positions with a single hash pass.
+    """
+    lengths = [len(a) for a in arrays]
+    total = sum(lengths)
+    if total == 0:
+        return [np.empty(0, dtype=np.int64) for _ in arrays], pa.array([], pa.large_string())
+    chunks = [a for a in arrays if len(a)]
+    encoded = pa.chunked_array(chunks, type=pa.large_string()).dictionary_encode()
+    dictionary = _as_large_string(encoded.chunk(encoded.num_chunks - 1).dictionary)
+    codes = np.concatenate([_indices(c) for c in encoded.chunks])
+    bounds = np.cumsum([0, *lengths])
+    return [codes[bounds[i] : bounds[i + 1]] for i in range(len(arrays))], dictionary
+
+
+def _bool_np(arr: pa.Array) -> np.ndarray:
+    return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _sorted_rank(strings: pa.Array) -> np.ndarray:
+    """Rank of each string in byte order (nulls last); small arrays only."""
+    order = np.asarray(
+        pc.array_sort_indices(strings, null_placement="at_end").to_numpy(zero_copy_only=False),
+        dtype=np.int64,
+    )
+    rank = np.empty(len(strings), dtype=np.int64)
+    rank[order] = np.arange(len(strings))
+    return rank
+
+
+def _group_min(groups: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
+    out = np.full(n_groups, _INT64_MAX, dtype=np.int64)
+    np.minimum.at(out, groups, values)
+    return out
+
+
+def _fits(*bases: int) -> bool:
+    """Whether a mixed-radix key over these bases fits in int64 (with room to spare)."""
+    return math.prod(max(int(b), 1) for b in bases) < 2**62
+
+
+def _components(n: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Connected-component label of each of ``n`` nodes for undirected edges rows-cols."""
+    if rows.size == 0:
+        return np.arange(n, dtype=np.int64)
+    graph = sparse.coo_matrix(
+        (np.ones(rows.size, dtype=np.int8), (rows, cols)), shape=(n, n)
+    ).tocsr()
+    _, labels = connected_components(graph, directed=True, connection="weak")
+    return labels.astype(np.int64, copy=False)
+
+
+def _dense_labels(labels: np.ndarray) -> tuple[np.ndarray, int]:
+    """Relabel to ``0..k-1`` in order of first appearance (content-defined order)."""
+    codes, uniques = pd.factorize(labels, sort=False)
+    return codes.astype(np.int64, copy=False), len(uniques)
+
+
+# ======================================================================================
+# uuid matching
+# ======================================================================================
+
+
+def _match_previous(
+    pair_comp: np.ndarray,
+    pair_uuid: np.ndarray,
+    pair_priority: np.ndarray,
+    n_comp: int,
+    n_uuid: int,
+) -> np.ndarray:
+    """Give each component at most one previous uuid and each uuid at most one component.
+
+    This is the greedy matching in increasing ``pair_priority`` (the age rank of the
+    earliest record of the component that held the uuid). Greedy order implements the
+    rules directly: a merged component keeps the uuid of its earliest previous holder
+    (the older customer), and a split uuid stays with the component that holds its
+    earliest previous holder. Priorities are distinct record ranks, so the result is
+    unique and independent of row order.
+
+    Greedy is inherently sequential, so it is computed in rounds of *locally dominant*
+    pairs (minimal for both their component and their uuid): such a pair is always taken
+    by greedy, and with distinct priorities repeating the step yields exactly the greedy
+    matching. Almost all pairs are trivial (one uuid, one component) and go in round one;
+    after a few rounds any remainder (a long chain of merges and splits) is finished in
+    Python, which is then per merge/split event, not per record.
+    """
+    assigned = np.full(n_comp, -1, dtype=np.int64)
+    taken = np.zeros(n_uuid, dtype=bool)
+    active = np.arange(pair_comp.size)
+    for _ in range(_MATCH_ROUNDS):
+        if active.size == 0:
+            break
+        comp, uid, prio = pair_comp[active], pair_uuid[active], pair_priority[active]
+        min_comp = _group_min(comp, prio, n_comp)
+        min_uuid = _group_min(uid, prio, n_uuid)
+        win = (prio == min_comp[comp]) & (prio == min_uuid[uid])
+        assigned[comp[win]] = uid[win]
+        taken[uid[win]] = True
+        active = active[(assigned[comp] < 0) & ~taken[uid]]
+    if active.size:
+        for i in active[np.argsort(pair_priority[active], kind="stable")].tolist():
+            c, u = int(pair_comp[i]), int(pair_uuid[i])
+            if assigned[c] < 0 and not taken[u]:
+                assigned[c] = u
+                taken[u] = True
+    return assigned
+
+
+def _new_uuids(
+    namespace: uuid.UUID, anchor_keys: pa.LargeStringArray, reserved: pa.Array
+) -> pa.LargeStringArray:
+    """uuid5(namespace, anchor record_key) per new customer, avoiding reserved uuids.
+
+    ``reserved`` are the previous uuids still held by current records. A uuid5 can only
+    coincide with one of them when the anchor itself was once the anchor of a customer
+    that now lives on elsewhere (e.g. after a split); then ``anchor + ':split'`` (and
+    ``':split:2'``, ... if needed) is used instead, deterministically.
+    """
+    n = len(anchor_keys)
+    if n == 0:
+        return pa.array([], pa.large_string())
+    names = anchor_keys.cast(pa.large_binary()).to_pylist()
+    fresh = _uuid5_strings(namespace, names)
+    if len(reserved) == 0:
+        return fresh
+    clash = np.nonzero(_bool_np(pc.is_in(fresh, value_set=reserved)))[0]
+    if clash.size == 0:
+        return fresh
+    used = set(reserved.to_pylist()) | set(fresh.to_pylist())
+    values = fresh.to_pylist()
+    keys = anchor_keys.to_pylist()
+    for i in clash.tolist():  # per collision, which is rare
+        suffix, attempt = ":split", 1
+        while True:
+            candidate = str(uuid.uuid5(namespace, keys[i] + suffix))
+            if candidate not in used:
+                break
+            attempt += 1
+            suffix = f":split:{attempt}"
+        used.add(candidate)
+        values[i] = candidate
+    return pa.array(values, pa.large_string())
+
+
+# ======================================================================================
+# Main entry point
+# ======================================================================================
+
+
+def _to_pandas(columns: dict[str, pa.Array | np.ndarray]) -> pd.DataFrame:
+    """Arrow/numpy columns to a pandas DataFrame with plain dtypes.
+
+    Strings become pyarrow-backed pandas strings without a Python object per row: the
+    default ``str`` dtype on pandas 3, ``string[pyarrow]`` on pandas 2 (whose default,
+    ``object``, would cost ~60 bytes and an allocation per value).
+    """
+    arrays = {
+        k: (v if isinstance(v, (pa.Array, pa.ChunkedArray)) else pa.array(v))
+        for k, v in columns.items()
+    }
+    table = pa.table(arrays)
+    if _PANDAS_MAJOR >= 3:
+        return table.to_pandas()
+    return table.to_pandas(types_mapper={pa.large_string(): pd.StringDtype("pyarrow")}.get)
+
+
+def _null_strings(n: int = 0) -> pa.LargeStringArray:
+    return pa.nulls(n, pa.large_string())
+
+
+def _take(arr: pa.Array, idx: np.ndarray, mask: np.ndarray | None = None) -> pa.Array:
+    return arr.take(pa.array(idx, type=pa.int64(), mask=mask))
+
+
+def _unique_sorted(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values; a sort plus a mask (numpy 2's hash-based ``np.unique`` is
+    several times slower on large int64 arrays)."""
+    out = np.sort(values)
+    if out.size > 1:
+        out = out[np.concatenate(([True], out[1:] != out[:-1]))]
+    return out
+
+
+def _compact(values: np.ndarray, bound: int) -> np.ndarray:
+    """The smallest of int8/int32/int64 that holds ``0 <= values < bound``."""
+    for dtype in (np.int8, np.int32):
+        if bound <= np.iinfo(dtype).max:
+            return values.astype(dtype)
+    return values.astype(np.int64, copy=False)
+
+
+def _sort_unique(columns: Sequence[tuple[np.ndarray, int]]) -> list[np.ndarray]:
+    """Sort rows of parallel non-negative int columns lexicographically and drop duplicates.
+
+    ``columns`` are (values, base) with ``0 <= values < base``, most significant first.
+    When the mixed-radix key fits in int64 this is one sort of one int64 key; otherwise
+    an ``np.lexsort`` over the columns.
+    """
+    if _fits(*(base for _, base in columns)):
+        key = columns[0][0].astype(np.int64, copy=True)
+        for values, base in columns[1:]:
+            key *= base
+            key += values
+        key = _unique_sorted(key)
+        out: list[np.ndarray] = []
+        for _, base in reversed(columns[1:]):
+            out.append(_compact(key % base, base))
+            key //= base
+        out.append(_compact(key, columns[0][1]))
+        return out[::-1]
+    order = np.lexsort([values for values, _ in reversed(columns)])
+    cols = [values[order] for values, _ in columns]
+    keep = np.ones(order.size, dtype=bool)
+    if order.size > 1:
+        differs = np.zeros(order.size - 1, dtype=bool)
+        for values in cols:
+            differs |= values[1:] != values[:-1]
+        keep[1:] = differs
+    return [values[keep] for values in cols]
+
+
+@dataclass
+class _Identifiers:
+    """Distinct (kind, value) identifiers, numbered by the rank of their hash.
+
+    Numbering by hash rank makes every later tie-break and the evidence order depend on
+    the identifier itself, never on input row order. Raw values are dropped once the
+    blocklist is applied; only digests and masks are kept.
+    """
+
+    row_rank: np.ndarray  # per input row: identifier number (int32), -1 if unusable
+    row_phone: np.ndarray  # per input row: True for phones
+    kind: np.ndarray  # per identifier: 0 email, 1 phone (int8)
+    blocked: np.ndarray  # per identifier: value is on the blocklist
+    digests: np.ndarray  # per identifier: (m, 32) sha256, ascending
+    masks: pa.LargeStringArray  # per identifier: display mask
+    evidence: pa.LargeStringArray  # per input row
+
+    @property
+    def count(self) -> int:
+        return int(self.kind.size)
+
+
+def _hex_strings(
+    digests: np.ndarray, tails: Sequence[pa.LargeStringArray] = ()
+) -> pa.LargeStringArray:
+    """Hex of ``(k, 32)`` digests as strings, followed by the strings of ``tails``.
+
+    Built in one buffer (hexlify in blocks) so that ``[hashes | record keys]`` for the
+    evidence column exists once instead of as hex strings plus a concatenated copy.
+    """
+    k = digests.shape[0]
+    parts = [_string_buffers(t) for t in tails]
+    tail_bytes = [int(off[-1] - off[0]) for off, _ in parts]
+    data = np.empty(k * 64 + sum(tail_bytes), dtype=np.uint8)
+    for lo in range(0, k, _ROW_BLOCK):
+        hi = min(k, lo + _ROW_BLOCK)
+        data[lo * 64 : hi * 64] = np.frombuffer(
+            binascii.hexlify(np.ascontiguousarray(digests[lo:hi]).tobytes()), np.uint8
+        )
+    offsets = [np.arange(k + 1, dtype=np.int64) * 64]
+    pos = k * 64
+    for (off, tail_data), size in zip(parts, tail_bytes, strict=True):
+        data[pos : pos + size] = tail_data[off[0] : off[-1]]
+        offsets.append(off[1:] - off[0] + pos)
+        pos += size
+    n = k + sum(len(t) for t in tails)
+    validity = None
+    if any(t.null_count for t in tails):
+        valid = np.concatenate([np.ones(k, dtype=bool), *(_bool_np(pc.is_valid(t)) for t in tails)])
+        validity = pa.py_buffer(np.packbits(valid, bitorder="little"))
+    return pa.LargeStringArray.from_buffers(
+        n, pa.py_buffer(np.concatenate(offsets)), pa.py_buffer(data), validity
+    )
+
+
+def _prepare_identifiers(ids: _Frame, blocklist: frozenset[str]) -> _Identifiers:
+    """Encode identifier rows; hash, mask and blocklist-check each distinct (kind, value).
+
+    Independent of the record keys, so it runs while they are encoded on another thread;
+    identifiers seen only on unknown records are dropped later (they hold no record).
+    """
+    values = ids.strings("value")
+    kinds = ids.strings("kind")
+    usable = _bool_np(pc.and_(pc.is_valid(values), pc.not_equal(values, _ls(""))))
+
+    (kind_codes,), kind_dict = _encode_together([kinds])
+    kind_map = np.array(
+        [IDENTIFIER_KINDS.index(k) if k in IDENTIFIER_KINDS else -1 for k in kind_dict.to_pylist()]
+        + [-1],
+        dtype=np.int64,
+    )
+    row_kind = kind_map[kind_codes]  # code -1 (null kind) picks the trailing -1
+    del kind_codes
+    bad = usable & (row_kind < 0)
+    if bad.any():
+        found = sorted({str(k) for k in _take(kinds, np.nonzero(bad)[0][:1000]).to_pylist()})
+        raise ValueError(f"identifiers.kind must be one of {IDENTIFIER_KINDS}; found {found[:10]}")
+
+    (value_codes,), value_dict = _encode_together([values])
+    del values
+    pair_idx, pair_uniq = pd.factorize(value_codes[usable] * 2 + row_kind[usable], sort=False)
+    del value_codes
+    pair_uniq = np.asarray(pair_uniq, dtype=np.int64)
+    u_kind = (pair_uniq % 2).astype(np.int8)
+    u_values = _take(value_dict, pair_uniq // 2)
+    del value_dict, pair_uniq
+    kind_names = _strings_of(IDENTIFIER_KINDS)
+    payload = pc.binary_join_element_wise(_take(kind_names, u_kind), u_values, _ls(":"))
+    digests = _sha256_digests(payload.cast(pa.large_binary()).to_pylist())
+    del payload
+
+    # Order identifiers by hash: first by the leading 8 bytes, by all 32 on a tie.
+    prefix = digests[:, :8].copy().view(">u8").ravel()
+    order = np.argsort(prefix, kind="stable")
+    if order.size > 1 and np.any(prefix[order][1:] == prefix[order][:-1]):
+        words = digests.copy().view(">u8").reshape(-1, 4)
+        order = np.lexsort([words[:, j] for j in (3, 2, 1, 0)])
+    del prefix
+    rank = np.empty(order.size, dtype=np.int32)
+    rank[order] = np.arange(order.size, dtype=np.int32)
+    row_rank = np.full(len(usable), -1, dtype=np.int32)
+    row_rank[usable] = rank[pair_idx]
+    del pair_idx, rank
+    sorted_values = _take(u_values, order)
+    del u_values
+    sorted_kinds = u_kind[order]
+    if blocklist and order.size:
+        value_set = pa.array(sorted(blocklist), pa.large_string())
+        blocked = _bool_np(pc.is_in(sorted_values, value_set=value_set))
+    else:
+        blocked = np.zeros(order.size, dtype=bool)
+    masks = _mask_values(_take(kind_names, sorted_kinds), sorted_values)
+    del sorted_values
+    return _Identifiers(
+        row_rank=row_rank,
+        row_phone=row_kind == 1,
+        kind=sorted_kinds,
+        blocked=blocked,
+        digests=digests[order],
+        masks=masks,
+        evidence=ids.strings("evidence"),
+    )
+
+
+def _ledger(
+    pairs: _Pairs,
+    assigned: np.ndarray,
+    uuid_dict: pa.Array,
+    comp_uuid: pa.Array,
+    keys_sorted: pa.Array,
+    anchor_pos: np.ndarray,
+) -> pd.DataFrame:
+    """One row per (previous uuid, customer) whose records changed uuid.
+
+    ``'merge'``: the records joined a customer that kept another previous uuid;
+    ``'split'``: the records now form a customer with a newly minted uuid because their
+    previous uuid stayed with another part. Sorted by (from, to), which is unique.
+    """
+    moved = np.nonzero(assigned[pairs.comp] != pairs.uuid)[0]
+    comps = pairs.comp[moved]
+    frame = _to_pandas(
+        {
+            "event": _take(_strings_of(["merge", "split"]), np.where(assigned[comps] >= 0, 0, 1)),
+            "from_customer_uuid": _take(uuid_dict, pairs.uuid[moved]),
+            "to_customer_uuid": _take(comp_uuid, comps),
+            "records_moved": pairs.moved[moved],
+            "anchor_record_key": _take(keys_sorted, anchor_pos[comps]),
+        }
+    )
+    frame = frame.sort_values(["from_customer_uuid", "to_customer_uuid"], kind="stable")
+    return frame.reset_index(drop=True)
+
+
+class _Inline:
+    """Synchronous stand-in for a one-worker executor (profiling, debugging)."""
+
+    def __enter__(self) -> _Inline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def submit(self, fn: Any, *args: Any) -> Any:
+        from concurrent.futures import Future
+
+        future: Future[Any] = Future()
+        try:
+            future.set_result(fn(*args))
+        except BaseException as err:  # re-raised by .result(), like a real executor
+            future.set_exception(err)
+        return future
+
+
+#: Run the two overlapping halves of the work on a worker thread (set False to profile).
+_USE_THREADS = True
+
+
+def _workers(count: int) -> ThreadPoolExecutor | _Inline:
+    return ThreadPoolExecutor(max_workers=count) if _USE_THREADS else _Inline()
+
+
+class _Stopwatch:
+    """Stage timings, logged at DEBUG level (kept out of the outputs, which must be a pure
+    function of the inputs)."""
+
+    def __init__(self) -> None:
+        self._last = (time.perf_counter(), time.process_time())
+        self.stages: dict[str, tuple[float, float, int]] = {}
+
+    def lap(self, stage: str) -> None:
+        """Record (wall, CPU of all threads) seconds since the previous lap, and the Arrow
+        memory pool's bytes in MiB at this point."""
+        if not _log.isEnabledFor(logging.DEBUG):
+            return
+        now = (time.perf_counter(), time.process_time())
+        self.stages[stage] = (
+            round(now[0] - self._last[0], 3),
+            round(now[1] - self._last[1], 3),
+            pa.total_allocated_bytes() >> 20,
+        )
+        self._last = now
+
+
+def _check_unique(codes: np.ndarray, key_dict: pa.Array, what: str) -> None:
+    """Raise ValueError naming a few duplicated keys (codes of a shared dictionary)."""
+    codes = np.sort(codes[codes >= 0])
+    if codes.size < 2:
+        return
+    dup = codes[1:] == codes[:-1]
+    if not dup.any():
+        return
+    dups = _unique_sorted(codes[1:][dup])
+    examples = ", ".join(repr(k) for k in _take(key_dict, dups[:5]).to_pylist())
+    raise ValueError(
+        f"{what} must be unique: {dups.size} key(s) occur more than once, e.g. {examples}"
+    )
+
+
+@dataclass
+class _Keys:
+    """Record keys of every input mapped to record rows, plus the record_key order."""
+
+    codes: list[np.ndarray]  # per other key column: record row, >= n unknown, -1 null
+    dictionary: pa.LargeStringArray | None  # all distinct keys; the first n are records
+    prev_uuid_codes: np.ndarray  # previous.customer_uuid codes (-1 null)
+    uuid_dict: pa.LargeStringArray
+
+
+def _encode_keys(
+    rec_keys: pa.LargeStringArray,
+    others: list[pa.LargeStringArray],
+    prev_uuids: pa.LargeStringArray,
+) -> _Keys:
+    """Map every record_key column to record rows with one shared dictionary encoding.
+
+    Records come first in the dictionary, so a known key's code is its record's row and
+    an unknown key's code is >= n. The last column of ``others`` must be previous keys.
+    """
+    n = len(rec_keys)
+    codes, dictionary = _encode_together([rec_keys, *others])
+    if not np.array_equal(codes[0], np.arange(n)):
+        _check_unique(codes[0], dictionary, "records.record_key")
+    _check_unique(codes[-1], dictionary, "previous.record_key")
+    (prev_uuid_codes,), uuid_dict = _encode_together([prev_uuids])
+    return _Keys(codes[1:], dictionary, prev_uuid_codes, uuid_dict)
+
+
+def _record_order(rec_keys: pa.LargeStringArray) -> np.ndarray:
+    """Record rows in record_key (byte) order."""
+    return np.asarray(pc.sort_indices(rec_keys).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _strings_of(values: Iterable[str | None]) -> pa.LargeStringArray:
+    return pa.array(list(values), pa.large_string())
+
+
+_METHOD_NAMES = _strings_of(
+    [
+        "+".join(k for k, b in (("email", 1), ("link", 2), ("phone", 4)) if code & b) or None
+        for code in range(8)
+    ]
+    + ["singleton"]
+)
+
+
+def _permuted_np(values: np.ndarray, order: np.ndarray | None) -> np.ndarray:
+    return values if order is None else values[order]
+
+
+def _permuted(arr: pa.Array, order: np.ndarray | None) -> pa.Array:
+    return arr if order is None else _take(arr, order)
+
+
+def _static_columns(
+    rec: _Frame,
+    order: np.ndarray | None,
+    keys_sorted: pa.LargeStringArray,
+    component_size: np.ndarray,
+    bits: np.ndarray,
+    is_anchor: np.ndarray,
+    ev_pos: np.ndarray,
+    ev_kind: np.ndarray,
+    ev_sec: np.ndarray,
+    ev_e: np.ndarray,
+    ident: _Identifiers,
+    status: np.ndarray,
+    n_d: int,
+    d_sorted: pa.LargeStringArray,
+    ev_dict: pa.LargeStringArray,
+    ev_rank: np.ndarray,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Columns of identity_map and evidence that do not depend on the uuids."""
+    m = ident.count
+    map_cols = {
+        "record_key": keys_sorted,
+        "source_table": _permuted(rec.strings("source_table"), order),
+        "source_id": _permuted(rec.strings("source_id"), order),
+        "match_method": _take(_METHOD_NAMES, np.where(component_size == 1, 8, bits)),
+        "component_size": component_size,
+        "is_anchor": is_anchor,
+    }
+    is_ident_row = ev_kind != _EDGE_LINK
+    link_row = ~is_ident_row
+    ev_status = np.full(ev_pos.size, _ST_USED, dtype=np.int64)
+    ev_status[is_ident_row] = status[ev_sec[is_ident_row]]
+    ev_status[link_row & (ev_sec < n_d)] = _ST_DANGLING
+    # identifier_hash text: [hashes (m) | unknown keys (n_d) | record keys (n)].
+    hash_text = _hex_strings(ident.digests, [d_sorted, keys_sorted])
+    ev_text = pa.concat_arrays(
+        [_as_large_string(_take(ev_dict, np.argsort(ev_rank[:-1]))), _null_strings(1)]
+    )
+    ev_cols = {
+        "record_key": _take(keys_sorted, ev_pos),
+        "edge_kind": _take(_strings_of(EDGE_KINDS), ev_kind),
+        "evidence": _take(ev_text, ev_e),
+        "identifier_hash": _take(hash_text, np.where(is_ident_row, ev_sec, m + ev_sec)),
+        "identifier_masked": _take(
+            ident.masks if m else _null_strings(1),
+            np.where(is_ident_row, ev_sec, 0),
+            mask=link_row,
+        ),
+        "status": _take(_strings_of(STATUSES), ev_status),
+    }
+    return map_cols, ev_cols
+
+
+@dataclass
+class _Pairs:
+    """Distinct (customer, previous uuid) pairs among records holding a previous uuid."""
+
+    comp: np.ndarray
+    uuid: np.ndarray
+    moved: np.ndarray  # records of the component that held the uuid
+    priority: np.ndarray  # age rank of the earliest of them
+
+
+def _assign_uuids(
+    namespace: uuid.UUID,
+    keys: _Keys,
+    prev_pos: np.ndarray,
+    comp: np.ndarray,
+    n_comp: int,
+    age_rank: np.ndarray,
+    anchor_pos: np.ndarray,
+    keys_sorted: pa.LargeStringArray,
+) -> tuple[pa.LargeStringArray, np.ndarray, _Pairs, np.ndarray]:
+    """uuid per component: carried over from the previous run or minted (uuid5).
+
+    Returns (uuid per component, previous uuid code per record or -1, pairs, assigned
+    previous uuid code per component or -1).
+    """
+    n = comp.size
+    uuid_dict = keys.uuid_dict
+    n_uuid = max(len(uuid_dict), 1)
+    has = (prev_pos >= 0) & (keys.prev_uuid_codes >= 0)
+    prev_u = np.full(n, -1, dtype=np.int64)
+    prev_u[prev_pos[has]] = keys.prev_uuid_codes[has]
+
+    holders = np.nonzero(prev_u >= 0)[0]
+    pair_idx, pair_uniq = pd.factorize(comp[holders] * n_uuid + prev_u[holders], sort=False)
+    pair_uniq = np.asarray(pair_uniq, dtype=np.int64)
+    pairs = _Pairs(
+        comp=pair_uniq // n_uuid,
+        uuid=pair_uniq % n_uuid,
+        moved=np.bincount(pair_idx, minlength=pair_uniq.size).astype(np.int64),
+        priority=_group_min(pair_idx, age_rank[holders], pair_uniq.size),
+    )
+    assigned = _match_previous(pairs.comp, pairs.uuid, pairs.priority, n_comp, n_uuid)
+
+    new_comps = np.nonzero(assigned < 0)[0]
+    kept_comps = np.nonzero(assigned >= 0)[0]
+    fresh = _new_uuids(
+        namespace,
+        _take(keys_sorted, anchor_pos[new_comps]),
+        _take(uuid_dict, _unique_sorted(prev_u[holders])),
+    )
+    slot = np.empty(n_comp, dtype=np.int64)
+    slot[kept_comps] = np.arange(kept_comps.size)
+    slot[new_comps] = kept_comps.size + np.arange(new_comps.size)
+    kept = _as_large_string(_take(uuid_dict, assigned[kept_comps]))
+    comp_uuid = _take(pa.concat_arrays([kept, fresh]), slot)
+    return comp_uuid, prev_u, pairs, assigned
+
+
+def resolve_identities(
+    records: pd.DataFrame | pa.Table,
+    identifiers: pd.DataFrame | pa.Table | None,
+    links: pd.DataFrame | pa.Table | None,
+    previous: pd.DataFrame | pa.Table | None = None,
+    config: IdentityConfig | None = None,
+) -> IdentityResult:
+    """Resolve Bitrix records into customers with stable uuids.
+
+    Parameters
+    ----------
+    records
+        ``record_key`` (unique, e.g. ``'b_user:123'``), ``source_table``, ``source_id``,
+        ``first_seen_at`` (timestamp, may be null).
+    identifiers
+        ``record_key``, ``kind`` (``'email'`` | ``'phone'``), ``value`` (normalized; null
+        or empty values are ignored), ``evidence`` (e.g. ``'b_user.EMAIL'``). Rows whose
+        record is unknown are ignored and counted (``dangling_identifier_rows``).
+    links
+        ``record_key``, ``other_record_key``, ``evidence`` (e.g.
+        ``'b_sale_fuser.USER_ID'``): hard links stored by Bitrix. Links touching an
+        unknown record are left out of the graph, counted (``dangling_links``) and kept
+        in ``evidence`` with status ``'dangling'`` on their known side.
+    previous
+        The previous run's ``identity_map`` (``record_key``, ``customer_uuid``; other
+        columns are ignored), or ``None`` for a first run / full rebuild.
+    config
+        :class:`IdentityConfig`; defaults to ``IdentityConfig()``.
+
+    Algorithm
+    ---------
+    1. Components of the hard links alone are *link-groups*. Each (kind, value)
+       identifier is ``'blocklisted'`` if its value is in ``config.blocklist``, or
+       ``'over_shared'`` if it touches more than ``config.max_customers_per_identifier``
+       link-groups; such identifiers are left out of the graph and listed in ``guarded``.
+    2. Customers are the connected components of the bipartite graph of records and the
+       remaining identifiers, plus the links.
+    3. The anchor of a customer is its earliest record by (``first_seen_at`` nulls last,
+       ``record_key``). A customer none of whose records had a previous uuid gets
+       ``uuid5(namespace, anchor record_key)``, so a rebuild without state reproduces a
+       first run. One previous uuid is kept. Several (a merge) -> the uuid of the earliest
+       previous holder survives and the others are logged as ``'merge'``. A previous uuid
+       spread over several customers (a split) stays with the one holding its earliest
+       previous holder; the others get new uuids and ``'split'`` rows. The exact rule,
+       also for merges and splits at once, is in :func:`_match_previous`. A minted uuid
+       never reuses a previous uuid still held by a current record (then
+       ``uuid5(namespace, anchor + ':split')`` is used).
+
+    Cost
+    ----
+    Time and memory are linear in the rows apart from a few sorts. Memory is dominated by
+    the inputs and the (plain string) outputs, ``evidence`` above all (~200 bytes per
+    row: record key, customer uuid and the 64-character identifier hash are strings).
+    Records already ordered by ``record_key`` skip the permutation copies.
+
+    Raises
+    ------
+    ValueError
+        Duplicate or null ``record_key`` in ``records``, duplicate ``record_key`` in
+        ``previous``, missing columns, or an identifier ``kind`` other than ``'email'`` /
+        ``'phone'``.
+    """
+    watch = _Stopwatch()
+    cfg = config if config is not None else IdentityConfig()
+    rec = _Frame(records, "records", RECORD_COLUMNS)
+    ids = _Frame(identifiers, "identifiers", IDENTIFIER_COLUMNS)
+    lnk = _Frame(links, "links", LINK_COLUMNS)
+    prv = _Frame(previous, "previous", PREVIOUS_COLUMNS)
+    n = rec.num_rows
+    rec_keys = rec.strings("record_key")
+    if rec_keys.null_count:
+        raise ValueError(f"records.record_key has {rec_keys.null_count} null value(s)")
+
+    # Independent parts run at once: the key encoding and the record sort (GIL-free Arrow
+    # kernels) on worker threads, the identifier hashing (a Python loop) on this one.
+    with _workers(2) as pool:
+        order_job = pool.submit(_record_order, rec_keys)
+        keys_job = pool.submit(
+            _encode_keys,
+            rec_keys,
+            [
+                ids.strings("record_key"),
+                lnk.strings("record_key"),
+                lnk.strings("other_record_key"),
+                prv.strings("record_key"),
+            ],
+            prv.strings("customer_uuid"),
+        )
+        ident = _prepare_identifiers(ids, cfg.blocklist)
+        (ev_id_codes, ev_ln_codes), ev_dict = _encode_together(
+            [ident.evidence, lnk.strings("evidence")]
+        )
+        watch.lap("identifiers")
+        keys = keys_job.result()
+        order = order_job.result()
+        watch.lap("keys_wait")
+    m = ident.count
+    id_codes, a_codes, b_codes, prev_codes = keys.codes
+    key_dict = keys.dictionary
+    keys.codes, keys.dictionary = [], None  # dropped as soon as the locals are
+    # Records are numbered by record_key order ("position") from here on. Input already
+    # sorted by record_key (e.g. ORDER BY upstream) saves the permutation copies.
+    presorted = bool(np.array_equal(order, np.arange(n)))
+    rank = order if presorted else np.empty(n, dtype=_POS)
+    if not presorted:
+        rank[order] = np.arange(n, dtype=_POS)
+    keys_sorted = rec_keys if presorted else _take(rec_keys, order)
+
+    def to_pos(codes: np.ndarray) -> np.ndarray:
+        out = np.full(codes.size, -1, dtype=_POS)
+        known = (codes >= 0) & (codes < n)
+        out[known] = rank[codes[known]]
+        return out
+
+    # Evidence strings by text rank; null evidence ranks last.
+    n_ev = len(ev_dict) + 1
+    ev_rank = np.append(_sorted_rank(ev_dict), n_ev - 1)
+    ev_id, ev_ln = ev_rank[ev_id_codes], ev_rank[ev_ln_codes]
+
+    # ---- identifier rows ---------------------------------------------------------------
+    id_pos = to_pos(id_codes)
+    dangling_identifier_rows = int(np.count_nonzero(id_pos < 0))
+    keep = (ident.row_rank >= 0) & (id_pos >= 0)
+    row_pos, row_h, row_ev = id_pos[keep], ident.row_rank[keep], ev_id[keep]
+    row_edge = np.where(ident.row_phone[keep], _EDGE_PHONE, _EDGE_EMAIL)
+    del id_pos, keep, ev_id
+
+    # ---- link rows ---------------------------------------------------------------------
+    a_pos, b_pos = to_pos(a_codes), to_pos(b_codes)
+    used = (a_pos >= 0) & (b_pos >= 0)
+    dangling_links = int(np.count_nonzero(~used))
+    la, lb, lev = a_pos[used], b_pos[used], ev_ln[used]
+    one_known = (a_pos >= 0) ^ (b_pos >= 0)
+    d_pos = np.where(a_pos >= 0, a_pos, b_pos)[one_known]
+    d_other = np.where(a_pos >= 0, b_codes, a_codes)[one_known]  # unknown key code or -1
+    d_ev = ev_ln[one_known]
+    d_uniq, d_inv = np.unique(d_other, return_inverse=True)
+    d_strings = _take(key_dict, np.maximum(d_uniq, 0), mask=d_uniq < 0)
+    d_rank_of_uniq = _sorted_rank(d_strings)
+    n_d = int(d_uniq.size)
+    d_sorted = _as_large_string(_take(d_strings, np.argsort(d_rank_of_uniq)))
+    del a_pos, b_pos, used, one_known, d_other, a_codes, b_codes, id_codes, key_dict
+
+    # ---- evidence rows: one sort gives the output order, dedup, and (record, id) ------
+    # The third sort column ("sec") is the hash rank for identifier rows; for link rows
+    # the unknown key's text rank (dangling) or n_d + the other record's position (used),
+    # so within a record dangling rows precede used ones, as their status text does.
+    ev_pos, ev_kind, ev_sec, ev_e = _sort_unique(
+        [
+            (np.concatenate([row_pos, la, d_pos]), max(n, 1)),
+            (
+                np.concatenate(
+                    [row_edge, np.full(la.size + d_pos.size, _EDGE_LINK, dtype=np.int64)]
+                ),
+                3,
+            ),
+            (
+                np.concatenate([row_h, n_d + lb, d_rank_of_uniq[d_inv]]),
+                max(m, n_d + n, 1),
+            ),
+            (np.concatenate([row_ev, lev, d_ev]), n_ev),
+        ]
+    )
+    del row_pos, row_h, row_ev, row_edge, d_pos, d_inv, d_ev
+    is_ident_row = ev_kind != _EDGE_LINK
+    # The first row of each (record, identifier) is its graph edge.
+    first = is_ident_row.copy()
+    if ev_pos.size > 1:
+        first[1:] &= (
+            (ev_pos[1:] != ev_pos[:-1])
+            | (ev_kind[1:] != ev_kind[:-1])
+            | (ev_sec[1:] != ev_sec[:-1])
+        )
+    fi_pos, fi_h = ev_pos[first], ev_sec[first]
+    del first
+    ident_records = np.bincount(fi_h, minlength=m).astype(np.int64)
+    present = ident_records > 0  # identifiers only on unknown records do not exist here
+    watch.lap("evidence_sort")
+
+    # ---- guards: blocklist, then distinct link-groups per identifier -------------------
+    nonself = la != lb
+    la, lb = la[nonself], lb[nonself]
+    groups, n_groups = _dense_labels(_components(n, la, lb))
+    blocked = ident.blocked & present
+    cap = int(cfg.max_customers_per_identifier)
+    # Only identifiers on more than `cap` records can touch more than `cap` groups.
+    candidate = blocked | (ident_records > cap)
+    distinct_groups = ident_records.copy()
+    if n_groups < n and candidate.any():
+        sel = candidate[fi_h]
+        pair = _unique_sorted(fi_h[sel].astype(np.int64) * n_groups + groups[fi_pos[sel]])
+        counted = np.bincount(pair // n_groups, minlength=m)
+        distinct_groups[candidate] = counted[candidate]
+    del groups
+    status = np.full(m, _ST_USED, dtype=np.int8)
+    status[candidate & (distinct_groups > cap)] = _ST_OVER_SHARED
+    status[blocked] = _ST_BLOCKLISTED
+    watch.lap("guards")
+
+    # ---- customers: components of links + used identifiers shared by 2+ records ------
+    edge = (status[fi_h] == _ST_USED) & (ident_records[fi_h] >= 2)
+    e_pos, e_h = fi_pos[edge], fi_h[edge]
+    del fi_pos, fi_h, edge
+    labels = _components(n + m, np.concatenate([la, e_pos]), np.concatenate([lb, n + e_h]))
+    comp, n_comp = _dense_labels(labels[:n])
+    del labels
+    sizes = np.bincount(comp, minlength=n_comp).astype(np.int64)
+    bits = np.zeros(n, dtype=np.int64)
+    bits[la] |= _BIT_LINK
+    bits[lb] |= _BIT_LINK
+    np.bitwise_or.at(bits, e_pos, np.where(ident.kind[e_h] == 0, _BIT_EMAIL, _BIT_PHONE))
+    del e_pos, e_h, la, lb
+    ts = _permuted_np(_timestamp_keys(rec.column("first_seen_at")), None if presorted else order)
+    age_order = np.argsort(ts, kind="stable")  # ties keep position = record_key order
+    del ts
+    age_rank = np.empty(n, dtype=np.int64)
+    age_rank[age_order] = np.arange(n)
+    anchor_pos = age_order[_group_min(comp, age_rank, n_comp)] if n else age_order
+    del age_order
+    watch.lap("components")
+
+    with _workers(1) as pool:
+        # Output columns that do not depend on uuids are built meanwhile.
+        static_job = pool.submit(
+            _static_columns,
+            rec,
+            None if presorted else order,
+            keys_sorted,
+            sizes[comp],
+            bits,
+            anchor_pos[comp] == np.arange(n),
+            ev_pos,
+            ev_kind,
+            ev_sec,
+            ev_e,
+            ident,
+            status,
+            n_d,
+            d_sorted,
+            ev_dict,
+            ev_rank,
+        )
+        comp_uuid, prev_u, pairs, assigned = _assign_uuids(
+            cfg.uuid_namespace,
+            keys,
+            to_pos(prev_codes),
+            comp,
+            n_comp,
+            age_rank,
+            anchor_pos,
+            keys_sorted,
+        )
+        map_cols, ev_cols = static_job.result()
+    watch.lap("uuids")
+
+    ledger = _ledger(pairs, assigned, keys.uuid_dict, comp_uuid, keys_sorted, anchor_pos)
+    map_cols["customer_uuid"] = _take(comp_uuid, comp)
+    map_cols["previous_customer_uuid"] = _take(
+        keys.uuid_dict, np.maximum(prev_u, 0), mask=prev_u < 0
+    )
+    identity_map = _to_pandas({c: map_cols[c] for c in MAP_COLUMNS})
+    ev_cols["customer_uuid"] = _take(comp_uuid, comp[ev_pos])
+    evidence = _to_pandas({c: ev_cols[c] for c in EVIDENCE_COLUMNS})
+    del map_cols, ev_cols
+    watch.lap("outputs")
+
+    # guarded: by reason, then the most shared first, then hash.
+    g = np.nonzero((status != _ST_USED) & present)[0]
+    g = g[np.lexsort((g, -distinct_groups[g], status[g]))]
+    guarded = _to_pandas(
+        {
+            "kind": _take(_strings_of(IDENTIFIER_KINDS), ident.kind[g]),
+            "identifier_hash": _hex_strings(ident.digests[g]),
+            "identifier_masked": _take(ident.masks, g),
+            "reason": _take(_strings_of(STATUSES), status[g]),
+            "distinct_groups": distinct_groups[g],
+            "records": ident_records[g],
+        }
+    )
+    largest = int(sizes.max()) if n_comp else 0
+    figures: dict[str, int | float] = {
+        "records": n,
+        "customers": int(n_comp),
+        "singletons": int(np.count_nonzero(sizes == 1)),
+        "largest_customer_records": largest,
+        "largest_customer_share": largest / n if n else 0.0,
+        "identifiers_used": int(np.count_nonzero((status == _ST_USED) & present)),
+        "identifiers_blocklisted": int(np.count_nonzero(status == _ST_BLOCKLISTED)),
+        "identifiers_over_shared": int(np.count_nonzero(status == _ST_OVER_SHARED)),
+        "dangling_links": dangling_links,
+        "dangling_identifier_rows": dangling_identifier_rows,
+        "merges": int((ledger["event"] == "merge").sum()),
+        "splits": int((ledger["event"] == "split").sum()),
+        "mean_records_per_customer": n / n_comp if n_comp else 0.0,
+    }
+    health = pd.DataFrame(
+        {
+            k: np.array([v], dtype=np.float64 if isinstance(v, float) else np.int64)
+            for k, v in figures.items()
+        }
+    )
+    watch.lap("guarded+health")
+    _log.debug(
+        "resolve_identities: %d records, stage (wall s, cpu s, arrow MiB) %s", n, watch.stages
+    )
+    return IdentityResult(identity_map, evidence, guarded, ledger, health)
