@@ -17,7 +17,6 @@ guarded as (
     select * from {{ ref('int_identity__guarded_identifiers') }}
 ),
 
-
 customer_spans as (
     select
         customer_uuid,

@@ -220,7 +220,9 @@ crm_source_matches as (
         ) as match_rank
     from crm_source_touchpoints
     left join crm_source_channels
-        on {{ regex_matches('crm_source_touchpoints.source_id', 'crm_source_channels.source_pattern') }}
+        on {{ regex_matches(
+            'crm_source_touchpoints.source_id', 'crm_source_channels.source_pattern'
+        ) }}
 ),
 
 activity_touchpoints as (

@@ -27,12 +27,15 @@ moved_records as (
         is_current
         and previous_customer_uuid is not null
         and previous_customer_uuid <> customer_uuid
-        {% if is_incremental() %}
-            and resolved_at > (
+        -- only this run's changes: the registry keeps the previous uuid until the next run
+        and resolved_at > (
+            {% if is_incremental() %}
                 select coalesce(max(ledger.resolved_at), cast('1900-01-01' as timestamp))
                 from {{ this }} as ledger
-            )
-        {% endif %}
+            {% else %}
+                select cast('1900-01-01' as timestamp)
+            {% endif %}
+        )
     group by 1, 2, 3
 ),
 

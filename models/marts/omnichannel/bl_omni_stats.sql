@@ -41,10 +41,6 @@ customers as (
     select * from {{ ref('int_identity__customers') }}
 ),
 
-identity_map as (
-    select * from {{ ref('int_identity__current_map') }}
-),
-
 customer_starts as (
     select
         customers.customer_uuid,
@@ -56,6 +52,10 @@ customer_starts as (
 ),
 
 {% if is_incremental() %}
+    identity_map as (
+        select * from {{ ref('int_identity__current_map') }}
+    ),
+
     -- customers whose figures may have moved: new records or merges in this run,
     -- or still inside their acquisition window (their first channel can change)
     changed_customers as (
