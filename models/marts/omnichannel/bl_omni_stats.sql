@@ -23,6 +23,8 @@
     ],
 ) }}
 
+-- depends_on: {{ ref('int_identity__current_map') }}
+
 with
 
 touchpoints as (
