@@ -71,6 +71,11 @@ from scipy.sparse.csgraph import connected_components
 
 __all__ = [
     "CUSTOMER_UUID_NAMESPACE",
+    "EVIDENCE_COLUMNS",
+    "GUARDED_COLUMNS",
+    "HEALTH_COLUMNS",
+    "LEDGER_COLUMNS",
+    "MAP_COLUMNS",
     "IdentityConfig",
     "IdentityResult",
     "resolve_identities",
@@ -259,32 +264,48 @@ def _fixed_width_strings(chars: np.ndarray | bytes, width: int) -> pa.LargeStrin
     return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
 
 
-def _sha256_digests(payloads: list[bytes]) -> np.ndarray:
-    """SHA-256 digests of many small payloads as a ``(n, 32)`` uint8 array.
+def _blocks_as_bytes(arr: pa.Array) -> Iterable[list[bytes]]:
+    """Python ``bytes`` of a string array, one block at a time (bounded memory)."""
+    binary = arr.cast(pa.large_binary())
+    for lo in range(0, len(binary), _ROW_BLOCK):
+        yield binary.slice(lo, _ROW_BLOCK).to_pylist()
+
+
+def _sha256_digests(payloads: pa.Array) -> np.ndarray:
+    """SHA-256 digests of the strings of ``payloads`` as a ``(n, 32)`` uint8 array.
 
     One hashlib call per payload is the only way to hash with the standard library; it is
     called once per *distinct* identifier, never per record or edge.
     """
     sha256 = hashlib.sha256
-    raw = b"".join([sha256(p).digest() for p in payloads])
-    return np.frombuffer(raw, dtype=np.uint8).reshape(len(payloads), 32)
+    out = np.empty((len(payloads), 32), dtype=np.uint8)
+    lo = 0
+    for block in _blocks_as_bytes(payloads):
+        raw = b"".join([sha256(p).digest() for p in block])
+        out[lo : lo + len(block)] = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 32)
+        lo += len(block)
+    return out
 
 
-def _uuid5_strings(namespace: uuid.UUID, names: list[bytes]) -> pa.LargeStringArray:
-    """``str(uuid.uuid5(namespace, name))`` for many names, vectorized after hashing.
+def _uuid5_strings(namespace: uuid.UUID, names: pa.Array) -> pa.LargeStringArray:
+    """``str(uuid.uuid5(namespace, name))`` for the strings of ``names``.
 
     Same bytes as :func:`uuid.uuid5` (SHA-1 of namespace + name, version 5, RFC 4122
-    variant), formatted without creating a ``uuid.UUID`` object per name.
+    variant), formatted with numpy instead of a ``uuid.UUID`` object per name.
     """
     n = len(names)
     ns = namespace.bytes
     sha1 = hashlib.sha1
-    raw = b"".join([sha1(ns + name, usedforsecurity=False).digest()[:16] for name in names])
-    b = np.frombuffer(raw, dtype=np.uint8).reshape(n, 16).copy()
-    b[:, 6] = (b[:, 6] & 0x0F) | 0x50
-    b[:, 8] = (b[:, 8] & 0x3F) | 0x80
+    raw = np.empty((n, 16), dtype=np.uint8)
+    lo = 0
+    for block in _blocks_as_bytes(names):
+        joined = b"".join([sha1(ns + name, usedforsecurity=False).digest()[:16] for name in block])
+        raw[lo : lo + len(block)] = np.frombuffer(joined, dtype=np.uint8).reshape(-1, 16)
+        lo += len(block)
+    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x50
+    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80
     out = np.full((n, 36), ord("-"), dtype=np.uint8)
-    out[:, _UUID_HEX_POSITIONS] = np.frombuffer(binascii.hexlify(b.tobytes()), np.uint8).reshape(
+    out[:, _UUID_HEX_POSITIONS] = np.frombuffer(binascii.hexlify(raw.tobytes()), np.uint8).reshape(
         n, 32
     )
     return _fixed_width_strings(out, 36)
@@ -506,9 +527,9 @@ def _timestamp_keys(arr: pa.Array) -> np.ndarray:
 
 
 def _indices(arr: pa.DictionaryArray | pa.Array) -> np.ndarray:
-    """Dictionary indices as int64 with nulls as -1."""
+    """Dictionary indices as int32 with nulls as -1."""
     idx = arr.indices if isinstance(arr, pa.DictionaryArray) else arr
-    return np.asarray(pc.fill_null(idx, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    return np.asarray(pc.fill_null(idx, -1).to_numpy(zero_copy_only=False), dtype=np.int32)
 
 
 def _encode_together(
@@ -523,7 +544,7 @@ def _encode_together(
     lengths = [len(a) for a in arrays]
     total = sum(lengths)
     if total == 0:
-        return [np.empty(0, dtype=np.int64) for _ in arrays], pa.array([], pa.large_string())
+        return [np.empty(0, dtype=np.int32) for _ in arrays], pa.array([], pa.large_string())
     chunks = [a for a in arrays if len(a)]
     encoded = pa.chunked_array(chunks, type=pa.large_string()).dictionary_encode()
     dictionary = _as_large_string(encoded.chunk(encoded.num_chunks - 1).dictionary)
@@ -632,33 +653,36 @@ def _new_uuids(
 
     ``reserved`` are the previous uuids still held by current records. A uuid5 can only
     coincide with one of them when the anchor itself was once the anchor of a customer
-    that now lives on elsewhere (e.g. after a split); then ``anchor + ':split'`` (and
-    ``':split:2'``, ... if needed) is used instead, deterministically.
+    that now lives on elsewhere (e.g. after a split); then ``anchor + ':split'`` (then
+    ``':split:2'``, ...) is used instead, deterministically.
     """
-    n = len(anchor_keys)
-    if n == 0:
+    if len(anchor_keys) == 0:
         return pa.array([], pa.large_string())
-    names = anchor_keys.cast(pa.large_binary()).to_pylist()
-    fresh = _uuid5_strings(namespace, names)
+    fresh = _uuid5_strings(namespace, anchor_keys)
     if len(reserved) == 0:
         return fresh
     clash = np.nonzero(_bool_np(pc.is_in(fresh, value_set=reserved)))[0]
     if clash.size == 0:
         return fresh
-    used = set(reserved.to_pylist()) | set(fresh.to_pylist())
-    values = fresh.to_pylist()
-    keys = anchor_keys.to_pylist()
-    for i in clash.tolist():  # per collision, which is rare
-        suffix, attempt = ":split", 1
-        while True:
-            candidate = str(uuid.uuid5(namespace, keys[i] + suffix))
-            if candidate not in used:
-                break
-            attempt += 1
-            suffix = f":split:{attempt}"
-        used.add(candidate)
-        values[i] = candidate
-    return pa.array(values, pa.large_string())
+    taken = pa.concat_arrays([_as_large_string(reserved), fresh])
+    replaced: list[pa.Array] = []
+    positions: list[np.ndarray] = []
+    attempt = 1
+    while clash.size:  # per collision (rare), a vectorized round per suffix
+        suffix = ":split" if attempt == 1 else f":split:{attempt}"
+        names = pc.binary_join_element_wise(_take(anchor_keys, clash), _ls(suffix), _ls(""))
+        candidates = _uuid5_strings(namespace, names)
+        again = _bool_np(pc.is_in(candidates, value_set=taken))
+        # Equal anchors cannot occur (one anchor per customer), so candidates are distinct.
+        replaced.append(candidates.filter(pa.array(~again)))
+        positions.append(clash[~again])
+        taken = pa.concat_arrays([taken, replaced[-1]])
+        clash = clash[again]
+        attempt += 1
+    slot = np.arange(len(fresh), dtype=np.int64)
+    moved = np.concatenate(positions)
+    slot[moved] = len(fresh) + np.arange(moved.size)
+    return _take(pa.concat_arrays([fresh, *replaced]), slot)
 
 
 # ======================================================================================
@@ -818,7 +842,9 @@ def _prepare_identifiers(ids: _Frame, blocklist: frozenset[str]) -> _Identifiers
 
     (value_codes,), value_dict = _encode_together([values])
     del values
-    pair_idx, pair_uniq = pd.factorize(value_codes[usable] * 2 + row_kind[usable], sort=False)
+    pair_idx, pair_uniq = pd.factorize(
+        value_codes[usable].astype(np.int64) * 2 + row_kind[usable], sort=False
+    )
     del value_codes
     pair_uniq = np.asarray(pair_uniq, dtype=np.int64)
     u_kind = (pair_uniq % 2).astype(np.int8)
@@ -826,7 +852,7 @@ def _prepare_identifiers(ids: _Frame, blocklist: frozenset[str]) -> _Identifiers
     del value_dict, pair_uniq
     kind_names = _strings_of(IDENTIFIER_KINDS)
     payload = pc.binary_join_element_wise(_take(kind_names, u_kind), u_values, _ls(":"))
-    digests = _sha256_digests(payload.cast(pa.large_binary()).to_pylist())
+    digests = _sha256_digests(payload)
     del payload
 
     # Order identifiers by hash: first by the leading 8 bytes, by all 32 on a tie.
@@ -919,17 +945,25 @@ def _workers(count: int) -> ThreadPoolExecutor | _Inline:
     return ThreadPoolExecutor(max_workers=count) if _USE_THREADS else _Inline()
 
 
+def _peak_rss_mib() -> int:
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return -1
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss >> 10
+
+
 class _Stopwatch:
     """Stage timings, logged at DEBUG level (kept out of the outputs, which must be a pure
     function of the inputs)."""
 
     def __init__(self) -> None:
         self._last = (time.perf_counter(), time.process_time())
-        self.stages: dict[str, tuple[float, float, int]] = {}
+        self.stages: dict[str, tuple[float, float, int, int]] = {}
 
     def lap(self, stage: str) -> None:
-        """Record (wall, CPU of all threads) seconds since the previous lap, and the Arrow
-        memory pool's bytes in MiB at this point."""
+        """Record (wall, CPU of all threads) seconds since the previous lap, the Arrow
+        memory pool's MiB and the process's peak RSS MiB so far."""
         if not _log.isEnabledFor(logging.DEBUG):
             return
         now = (time.perf_counter(), time.process_time())
@@ -937,6 +971,7 @@ class _Stopwatch:
             round(now[0] - self._last[0], 3),
             round(now[1] - self._last[1], 3),
             pa.total_allocated_bytes() >> 20,
+            _peak_rss_mib(),
         )
         self._last = now
 
@@ -1425,6 +1460,8 @@ def resolve_identities(
     )
     watch.lap("guarded+health")
     _log.debug(
-        "resolve_identities: %d records, stage (wall s, cpu s, arrow MiB) %s", n, watch.stages
+        "resolve_identities: %d records, stage (wall s, cpu s, arrow MiB, peak RSS MiB) %s",
+        n,
+        watch.stages,
     )
     return IdentityResult(identity_map, evidence, guarded, ledger, health)

@@ -639,6 +639,12 @@ def test_split_uuid5_collision_is_derived_deterministically() -> None:
     assert uuid_of(second, "b_user:2") == u5("b_user:1")
     assert uuid_of(second, "b_user:1") == u5("b_user:1:split")
     assert second.ledger["event"].tolist() == ["split"]
+    # If that name is itself taken (here by a record whose key is literally
+    # 'b_user:1:split'), the next suffix is used.
+    records3 = pd.concat([records2, recs("b_user:1:split")])
+    third = resolve_identities(records3, identifiers, None, previous=prev_map(first), config=cfg)
+    assert uuid_of(third, "b_user:1:split") == u5("b_user:1:split")
+    assert uuid_of(third, "b_user:1") == u5("b_user:1:split:2")
 
 
 def test_full_rebuild_reproduces_first_run() -> None:
@@ -810,30 +816,22 @@ def worlds(draw: st.DrawFn) -> dict[str, object]:
     pool = [*keys, "b_user:unknown"]  # an unknown record, for dangling rows
     seen = [draw(st.sampled_from(TIMES)) for _ in keys]
     records = recs(*zip(keys, seen, strict=True))
-    id_rows = (
-        draw(
-            st.lists(
-                st.tuples(
-                    st.sampled_from(pool),
-                    st.sampled_from(["email", "phone"]),
-                    st.sampled_from([*VALUES, None]),
-                    st.sampled_from(EVIDENCE),
-                ),
-                max_size=20,
-            )
+    id_rows = draw(
+        st.lists(
+            st.tuples(
+                st.sampled_from(pool),
+                st.sampled_from(["email", "phone"]),
+                st.sampled_from([*VALUES, None]),
+                st.sampled_from(EVIDENCE),
+            ),
+            max_size=20,
         )
-        if keys
-        else []
     )
-    link_rows = (
-        draw(
-            st.lists(
-                st.tuples(st.sampled_from(pool), st.sampled_from(pool), st.sampled_from(EVIDENCE)),
-                max_size=10,
-            )
+    link_rows = draw(
+        st.lists(
+            st.tuples(st.sampled_from(pool), st.sampled_from(pool), st.sampled_from(EVIDENCE)),
+            max_size=10,
         )
-        if keys
-        else []
     )
     cap = draw(st.integers(1, 4))
     blocklist = frozenset(draw(st.lists(st.sampled_from(VALUES), max_size=2)))
