@@ -1,0 +1,333 @@
+"""The bitrix-omni project on PostgreSQL (adapter bitrix_postgres), and parity with DuckDB.
+
+The bundled demo export (data/demo) is loaded as text columns into two source schemas on
+the session's server: one with lower-case column names, one with quoted upper-case names
+(as replicated from MySQL). `dbt build --target prod` (the project's own profiles.yml,
+credentials through env vars) runs on each; then the same data is built on DuckDB and every
+mart and staging table is compared row by row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import psycopg2
+import pytest
+from loader import load_csv_dir
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+DEMO_DIR = PROJECT_DIR / "data" / "demo"
+DATABASE = "bitrix_omni_test"
+VARIANTS = {"upper": "bitrix_upper", "lower": "bitrix_lower"}  # variant -> source schema
+
+# Columns written with the wall-clock time of the run differ between any two builds: these,
+# and any column whose values are all timestamps of today (the demo data is of 2024).
+RUN_TIME_COLUMNS = {"resolved_at", "matched_at"}
+
+# (staging model, raw table, key column): staging keeps one row per distinct parseable key
+STAGING_KEYS = [
+    ("stg_bitrix__users", "b_user", "ID"),
+    ("stg_bitrix__sale_fusers", "b_sale_fuser", "ID"),
+    ("stg_bitrix__orders", "b_sale_order", "ID"),
+    ("stg_bitrix__crm_contacts", "b_crm_contact", "ID"),
+    ("stg_bitrix__crm_leads", "b_crm_lead", "ID"),
+    ("stg_bitrix__crm_deals", "b_crm_deal", "ID"),
+    ("stg_bitrix__crm_activities", "b_crm_act", "ID"),
+]
+
+
+def _dbt(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    dbt = shutil.which("dbt", path=str(Path(sys.executable).parent)) or "dbt"
+    return subprocess.run(
+        [dbt, *args],
+        cwd=PROJECT_DIR,
+        env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def pg_db(pg_server) -> dict:
+    params = pg_server.create_database(DATABASE)
+    for variant, schema in VARIANTS.items():
+        load_csv_dir(params, DEMO_DIR, schema, upper_case=variant == "upper")
+    return params
+
+
+def test_unit_test_names_fit_postgres_identifiers(tmp_path):
+    """dbt-postgres names a unit test's relations after it: names must fit 63 bytes."""
+    listed = _dbt(
+        ["ls", "--resource-type", "unit_test", "--output", "name", "-q"],
+        {"DBT_TARGET_PATH": str(tmp_path / "target"), "DBT_LOG_PATH": str(tmp_path / "logs")},
+    )
+    assert listed.returncode == 0, (listed.stdout + listed.stderr)[-4000:]
+    names = [line.strip() for line in listed.stdout.splitlines() if line.strip()]
+    assert names
+    assert [name for name in names if len(name.encode()) > 63] == []
+
+
+def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    dbt = shutil.which("dbt", path=str(Path(sys.executable).parent)) or "dbt"
+    return subprocess.Popen(
+        [dbt, *args],
+        cwd=PROJECT_DIR,
+        env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **env},
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+@pytest.fixture(scope="module")
+def builds(pg_db, tmp_path_factory) -> dict:
+    """dbt build on PostgreSQL (both variants) and on DuckDB, run side by side.
+
+    Returns {"upper": pg schema, "lower": pg schema, "duckdb": path of the DuckDB file}.
+    """
+    work = tmp_path_factory.mktemp("builds")
+    pg_env = {
+        "DBT_PROFILES_DIR": str(PROJECT_DIR),  # the project's own profiles.yml, target prod
+        "BITRIX_OMNI_TARGET": "prod",
+        "BITRIX_OMNI_PG_HOST": str(pg_db["host"]),
+        "BITRIX_OMNI_PG_PORT": str(pg_db["port"]),
+        "BITRIX_OMNI_PG_USER": pg_db["user"],
+        "DBT_ENV_SECRET_BITRIX_OMNI_PG_PASSWORD": pg_db["password"],
+        "BITRIX_OMNI_PG_DATABASE": pg_db["dbname"],
+        "BITRIX_OMNI_PG_SSLMODE": "disable",
+    }
+    runs: dict[str, tuple[subprocess.Popen, Path]] = {}
+    result: dict = {}
+    for variant, source_schema in VARIANTS.items():
+        target_schema = f"analytics_{variant}"
+        env = {
+            **pg_env,
+            "BITRIX_OMNI_PG_SCHEMA": target_schema,
+            "BITRIX_SOURCE_SCHEMA": source_schema,
+            "DBT_TARGET_PATH": str(work / f"target_{variant}"),
+            "DBT_LOG_PATH": str(work / f"logs_{variant}"),
+        }
+        log = work / f"{variant}.out"
+        runs[variant] = (_start(["build"], env, log), log)
+        result[variant] = target_schema
+    database = work / "warehouse.duckdb"
+    duck_env = {
+        "BITRIX_DATA_DIR": str(DEMO_DIR),
+        "BITRIX_OMNI_DUCKDB_PATH": str(database),
+        "BITRIX_OMNI_TARGET": "dev",
+        "DBT_PROFILES_DIR": str(PROJECT_DIR),
+        "DBT_TARGET_PATH": str(work / "target_duckdb"),
+        "DBT_LOG_PATH": str(work / "logs_duckdb"),
+    }
+    runs["duckdb"] = (_start(["build"], duck_env, work / "duckdb.out"), work / "duckdb.out")
+    result["duckdb"] = database
+
+    failures = []
+    for name, (process, log) in runs.items():
+        returncode = process.wait(timeout=900)
+        output = log.read_text()
+        if returncode != 0:
+            failures.append(f"--- dbt build ({name}) failed:\n{output[-6000:]}")
+        assert pg_db["password"] not in output, f"password in the {name} build output"
+    assert not failures, "\n".join(failures)
+    return result
+
+
+@pytest.fixture(scope="module")
+def pg_builds(builds) -> dict[str, str]:
+    return {variant: builds[variant] for variant in VARIANTS}
+
+
+@pytest.fixture(scope="module")
+def duckdb_build(builds) -> Path:
+    return builds["duckdb"]
+
+
+def _pg_query(params: dict, sql: str) -> tuple[list[str], list[tuple]]:
+    connection = psycopg2.connect(**params)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+            return [c.name for c in cursor.description], cursor.fetchall()
+    finally:
+        connection.close()
+
+
+def _pg_scalar(params: dict, sql: str):
+    return _pg_query(params, sql)[1][0][0]
+
+
+def _pg_relations(params: dict, schema: str) -> list[str]:
+    _, rows = _pg_query(
+        params,
+        f"select table_name from information_schema.tables where table_schema = '{schema}'",
+    )
+    return sorted(r[0] for r in rows)
+
+
+# --- the project on PostgreSQL ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_staging_has_one_row_per_raw_id(pg_db, pg_builds, variant):
+    schema = pg_builds[variant]
+    key_case = str.upper if variant == "upper" else str.lower
+    for model, raw_table, key in STAGING_KEYS:
+        raw = f'{VARIANTS[variant]}.{raw_table}."{key_case(key)}"'.replace(
+            f'.{raw_table}."', f'.{raw_table}"."'
+        )
+        table, column = raw.rsplit(".", 1)
+        distinct_ids = _pg_scalar(
+            pg_db,
+            f"select count(distinct trim({column})) from {VARIANTS[variant]}.{raw_table} "
+            f"where trim({column}) ~ '^[0-9]+$' and trim({column}) !~ '^0+$'",
+        )
+        staged = _pg_scalar(pg_db, f"select count(*) from {schema}_staging.{model}")
+        assert staged == distinct_ids > 0, (model, staged, distinct_ids)
+        _ = table
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_identity_on_postgres(pg_db, pg_builds, variant):
+    schema = pg_builds[variant]
+    records = _pg_scalar(pg_db, f"select count(*) from {schema}_intermediate.int_identity__records")
+    assert records > 1000
+    registry = f"{schema}_intermediate.int_identity__customer_registry"
+    identity_map = f"{schema}.bl_customer_identity_map"
+    # the Python models ran and wrote real tables
+    for model in (
+        "int_identity__normalized_identifiers",
+        "int_identity__guarded_identifiers",
+        "int_identity__customer_registry",
+    ):
+        kind = _pg_scalar(
+            pg_db,
+            "select table_type from information_schema.tables "
+            f"where table_schema = '{schema}_intermediate' and table_name = '{model}'",
+        )
+        assert kind == "BASE TABLE", model
+    assert _pg_scalar(pg_db, f"select count(*) from {registry}") == records
+    assert _pg_scalar(pg_db, f"select count(distinct record_key) from {registry}") == records
+    assert _pg_scalar(pg_db, f"select count(*) from {registry} where customer_uuid is null") == 0
+    # the identity map: one row per record
+    assert _pg_scalar(pg_db, f"select count(*) from {identity_map}") == _pg_scalar(
+        pg_db, f"select count(distinct record_key) from {identity_map}"
+    )
+    # staging stays views on PostgreSQL, nothing left behind by the Python materializations
+    kinds = _pg_query(
+        pg_db,
+        "select distinct table_type from information_schema.tables "
+        f"where table_schema = '{schema}_staging'",
+    )[1]
+    assert kinds == [("VIEW",)]
+    leftovers = _pg_query(
+        pg_db,
+        "select table_name from information_schema.tables "
+        f"where table_schema like '{schema}%' and table_name like '%\\_\\_dbt\\_%'",
+    )[1]
+    assert leftovers == []
+
+
+def test_variants_agree(pg_db, pg_builds):
+    """Upper- and lower-case replicas give the same customers."""
+    sql = "select record_key, customer_uuid from {}.bl_customer_identity_map order by 1"
+    upper = _pg_query(pg_db, sql.format(pg_builds["upper"]))[1]
+    lower = _pg_query(pg_db, sql.format(pg_builds["lower"]))[1]
+    assert upper == lower and upper
+
+
+# --- parity with DuckDB -------------------------------------------------------------------
+
+
+def _normalize(value):
+    """A comparable form: numbers rounded, times as naive UTC ISO, JSON canonical."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float, decimal.Decimal)):
+        number = float(value)
+        return None if math.isnan(number) else round(number, 6)
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    if isinstance(value, str) and value[:1] in "[{":
+        try:
+            return json.dumps(json.loads(value), sort_keys=True, ensure_ascii=False)
+        except ValueError:
+            return value
+    if hasattr(value, "hex") and isinstance(value, (bytes, memoryview)):
+        return bytes(value).hex()
+    return str(value)
+
+
+def _is_run_time(values: list) -> bool:
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    present = [v for v in values if v is not None]
+    return bool(present) and all(
+        isinstance(v, dt.datetime)
+        and abs((v.astimezone(dt.timezone.utc).replace(tzinfo=None) if v.tzinfo else v) - now)
+        < dt.timedelta(days=2)
+        for v in present
+    )
+
+
+def _normalized_rows(columns: list[str], rows: list[tuple]) -> list[tuple]:
+    keep = [
+        i
+        for i, name in enumerate(columns)
+        if name not in RUN_TIME_COLUMNS and not _is_run_time([row[i] for row in rows])
+    ]
+    normalized = [tuple(_normalize(row[i]) for i in keep) for row in rows]
+    return sorted(normalized, key=lambda row: tuple((v is None, str(v)) for v in row))
+
+
+def _compare(pg_db, pg_schema: str, duck: duckdb.DuckDBPyConnection, duck_schema: str):
+    duck_tables = [
+        r[0]
+        for r in duck.execute(
+            "select table_name from information_schema.tables where table_schema = ? order by 1",
+            [duck_schema],
+        ).fetchall()
+    ]
+    assert duck_tables, duck_schema
+    assert _pg_relations(pg_db, pg_schema) == duck_tables
+    mismatches = []
+    for table in duck_tables:
+        cursor = duck.execute(f'select * from "{duck_schema}"."{table}"')
+        duck_columns = [d[0] for d in cursor.description]
+        duck_rows = cursor.fetchall()
+        pg_columns, pg_rows = _pg_query(pg_db, f'select * from "{pg_schema}"."{table}"')
+        assert pg_columns == duck_columns, table
+        if _normalized_rows(pg_columns, pg_rows) != _normalized_rows(duck_columns, duck_rows):
+            mismatches.append(table)
+    return mismatches
+
+
+def test_parity_marts_and_staging(pg_db, pg_builds, duckdb_build):
+    schema = pg_builds["upper"]
+    with duckdb.connect(str(duckdb_build), read_only=True) as duck:
+        mismatches = _compare(pg_db, schema, duck, "main")
+        mismatches += _compare(pg_db, f"{schema}_staging", duck, "main_staging")
+        duck_uuids = duck.execute(
+            "select record_key, customer_uuid from main.bl_customer_identity_map order by 1"
+        ).fetchall()
+    pg_uuids = _pg_query(
+        pg_db, f"select record_key, customer_uuid from {schema}.bl_customer_identity_map order by 1"
+    )[1]
+    assert [(k, str(u)) for k, u in pg_uuids] == [(k, str(u)) for k, u in duck_uuids]
+    assert mismatches == []
