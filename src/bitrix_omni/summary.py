@@ -48,6 +48,6 @@ def render(database: Path) -> str:
         "",
         "Look at them with Python, e.g.:",
         f"  .venv/bin/python -c \"import duckdb; duckdb.connect('{database}', read_only=True)"
-        ".sql('select * from main.bl_customer_identity_map limit 5').show()\"",
+        ".sql('select * from main.bl_customer_profile limit 5').show()\"",
     ]
     return "\n".join(lines)
