@@ -36,8 +36,8 @@ deals as (
     select * from {{ ref('stg_bitrix__crm_deals') }}
 ),
 
-crm_utm_marks as (
-    select * from {{ ref('stg_bitrix__crm_utm_marks') }}
+crm_utm as (
+    select * from {{ ref('int_journeys__crm_utm') }}
 ),
 
 activities as (
@@ -137,39 +137,28 @@ user_utm_touchpoints as (
     where not users.is_technical
 ),
 
-crm_utm_pivoted as (
-    select
-        entity_type_id,
-        entity_id,
-        max(case when utm_code = 'UTM_SOURCE' then utm_value end) as utm_source,
-        max(case when utm_code = 'UTM_MEDIUM' then utm_value end) as utm_medium,
-        max(case when utm_code = 'UTM_CAMPAIGN' then utm_value end) as utm_campaign
-    from crm_utm_marks
-    group by 1, 2
-),
-
 crm_utm_touchpoints as (
     select
         crm_owner_records.record_key,
         crm_owner_records.created_at as occurred_at,
         'crm_utm' as touchpoint_type,
-        crm_utm_pivoted.utm_source,
-        crm_utm_pivoted.utm_medium,
-        crm_utm_pivoted.utm_campaign,
+        crm_utm.utm_source,
+        crm_utm.utm_medium,
+        crm_utm.utm_campaign,
         cast(null as {{ dbt.type_string() }}) as crm_source_id,
         cast(null as {{ dbt.type_string() }}) as touchpoint_detail,
-        case crm_utm_pivoted.entity_type_id
+        case crm_utm.entity_type_id
             when 1 then 'b_crm_lead'
             when 2 then 'b_crm_deal'
             when 3 then 'b_crm_contact'
         end as source_table,
-        crm_utm_pivoted.entity_id as source_id,
+        crm_utm.entity_id as source_id,
         cast(null as {{ dbt.type_numeric() }}) as revenue
-    from crm_utm_pivoted
+    from crm_utm
     inner join crm_owner_records
         on
-            crm_utm_pivoted.entity_type_id = crm_owner_records.owner_type_id
-            and crm_utm_pivoted.entity_id = crm_owner_records.owner_id
+            crm_utm.entity_type_id = crm_owner_records.owner_type_id
+            and crm_utm.entity_id = crm_owner_records.owner_id
 ),
 
 crm_source_touchpoints as (
@@ -317,47 +306,31 @@ order_touchpoints as (
     from orders
 ),
 
+utm_touchpoints as (
+    select * from user_utm_touchpoints
+    union all
+    select * from crm_utm_touchpoints
+),
+
 record_touchpoints as (
     select
-        user_utm_touchpoints.record_key,
-        user_utm_touchpoints.occurred_at,
+        utm_touchpoints.record_key,
+        utm_touchpoints.occurred_at,
         coalesce(utm_channels.channel, 'direct') as channel,
-        user_utm_touchpoints.touchpoint_type,
-        user_utm_touchpoints.utm_source,
-        user_utm_touchpoints.utm_medium,
-        user_utm_touchpoints.utm_campaign,
-        user_utm_touchpoints.crm_source_id,
-        user_utm_touchpoints.touchpoint_detail,
-        user_utm_touchpoints.source_table,
-        user_utm_touchpoints.source_id,
-        user_utm_touchpoints.revenue
-    from user_utm_touchpoints
+        utm_touchpoints.touchpoint_type,
+        utm_touchpoints.utm_source,
+        utm_touchpoints.utm_medium,
+        utm_touchpoints.utm_campaign,
+        utm_touchpoints.crm_source_id,
+        utm_touchpoints.touchpoint_detail,
+        utm_touchpoints.source_table,
+        utm_touchpoints.source_id,
+        utm_touchpoints.revenue
+    from utm_touchpoints
     left join utm_channels
         on
-            lower(trim(coalesce(user_utm_touchpoints.utm_source, ''))) = utm_channels.utm_source_key
-            and lower(trim(coalesce(user_utm_touchpoints.utm_medium, '')))
-            = utm_channels.utm_medium_key
-
-    union all
-
-    select
-        crm_utm_touchpoints.record_key,
-        crm_utm_touchpoints.occurred_at,
-        coalesce(utm_channels.channel, 'direct') as channel,
-        crm_utm_touchpoints.touchpoint_type,
-        crm_utm_touchpoints.utm_source,
-        crm_utm_touchpoints.utm_medium,
-        crm_utm_touchpoints.utm_campaign,
-        crm_utm_touchpoints.crm_source_id,
-        crm_utm_touchpoints.touchpoint_detail,
-        crm_utm_touchpoints.source_table,
-        crm_utm_touchpoints.source_id,
-        crm_utm_touchpoints.revenue
-    from crm_utm_touchpoints
-    left join utm_channels
-        on
-            lower(trim(coalesce(crm_utm_touchpoints.utm_source, ''))) = utm_channels.utm_source_key
-            and lower(trim(coalesce(crm_utm_touchpoints.utm_medium, '')))
+            lower(trim(coalesce(utm_touchpoints.utm_source, ''))) = utm_channels.utm_source_key
+            and lower(trim(coalesce(utm_touchpoints.utm_medium, '')))
             = utm_channels.utm_medium_key
 
     union all

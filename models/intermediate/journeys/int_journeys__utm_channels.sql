@@ -10,20 +10,12 @@ user_fields as (
     select * from {{ ref('stg_bitrix__user_fields') }}
 ),
 
-crm_utm_marks as (
-    select * from {{ ref('stg_bitrix__crm_utm_marks') }}
+crm_utm as (
+    select * from {{ ref('int_journeys__crm_utm') }}
 ),
 
 channel_rules as (
     select * from {{ ref('channel_rules') }}
-),
-
-crm_pairs as (
-    select
-        max(case when utm_code = 'UTM_SOURCE' then utm_value end) as utm_source,
-        max(case when utm_code = 'UTM_MEDIUM' then utm_value end) as utm_medium
-    from crm_utm_marks
-    group by entity_type_id, entity_id
 ),
 
 raw_pairs as (
@@ -35,7 +27,7 @@ raw_pairs as (
     select
         utm_source,
         utm_medium
-    from crm_pairs
+    from crm_utm
 ),
 
 pairs as (
