@@ -2,66 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import pytest
+from dbt_runner import DbtRun, run_dbt
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-
-
-@dataclass
-class DbtRun:
-    """The outcome of one `dbt` command on a throwaway DuckDB file."""
-
-    database: Path
-    returncode: int
-    output: str
-
-    def query(self, sql: str) -> list[tuple]:
-        with duckdb.connect(str(self.database), read_only=True) as connection:
-            return connection.execute(sql).fetchall()
-
-    def scalar(self, sql: str):
-        return self.query(sql)[0][0]
-
-
-def run_dbt(
-    args: list[str],
-    data_dir: Path,
-    work_dir: Path,
-    extra_env: dict[str, str] | None = None,
-) -> DbtRun:
-    """Run dbt in a subprocess with its own DuckDB file, target and log folders."""
-    database = work_dir / "warehouse.duckdb"
-    env = {
-        **os.environ,
-        "BITRIX_DATA_DIR": str(data_dir),
-        "BITRIX_OMNI_DUCKDB_PATH": str(database),
-        "BITRIX_OMNI_TARGET": "dev",
-        "DBT_PROFILES_DIR": str(PROJECT_DIR),
-        "DBT_TARGET_PATH": str(work_dir / "target"),
-        "DBT_LOG_PATH": str(work_dir / "logs"),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        **(extra_env or {}),
-    }
-    dbt = shutil.which("dbt", path=str(Path(sys.executable).parent)) or "dbt"
-    completed = subprocess.run(
-        [dbt, *args],
-        cwd=PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return DbtRun(database, completed.returncode, completed.stdout + completed.stderr)
 
 
 @pytest.fixture(scope="session")

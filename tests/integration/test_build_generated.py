@@ -8,7 +8,7 @@ import shutil
 import duckdb
 import pandas as pd
 import pytest
-from conftest import run_dbt
+from dbt_runner import run_dbt
 
 from bitrix_omni.accuracy import pairwise_scores, read_truth
 from bitrix_omni.generate import generate

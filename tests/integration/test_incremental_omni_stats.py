@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import run_dbt
+from dbt_runner import run_dbt
 
 from bitrix_omni.generate import generate
 

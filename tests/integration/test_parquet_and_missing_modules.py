@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import run_dbt
+from dbt_runner import run_dbt
 
 from bitrix_omni.generate import generate
 
