@@ -4,6 +4,15 @@
     status. "Why are these two one customer?" is a query on this table. E-mails
     and phones appear only hashed and masked.
 -#}
+{#- PostgreSQL indexes for BI lookups; DuckDB builds none (its table swap and
+    indexes do not mix, and scans are fast without them). -#}
+{{ config(
+    indexes=[
+        {'columns': ['record_key']},
+        {'columns': ['customer_uuid']},
+        {'columns': ['identifier_hash']},
+    ] if target.type != 'duckdb' else [],
+) }}
 with
 
 identifiers as (

@@ -1,4 +1,13 @@
 {#- One row per current identity record: which customer it belongs to, and how. -#}
+{#- PostgreSQL indexes for BI lookups; DuckDB builds none (its table swap and
+    indexes do not mix, and scans are fast without them). -#}
+{{ config(
+    indexes=[
+        {'columns': ['record_key'], 'unique': true},
+        {'columns': ['customer_uuid']},
+        {'columns': ['source_table', 'source_id'], 'unique': true},
+    ] if target.type != 'duckdb' else [],
+) }}
 with
 
 current_map as (

@@ -1,4 +1,12 @@
 {#- Every customer's touchpoints in order, numbered, with the step before each. -#}
+{#- PostgreSQL indexes for BI lookups; DuckDB builds none (its table swap and
+    indexes do not mix, and scans are fast without them). -#}
+{{ config(
+    indexes=[
+        {'columns': ['customer_uuid', 'step_number'], 'unique': true},
+        {'columns': ['occurred_at']},
+    ] if target.type != 'duckdb' else [],
+) }}
 with
 
 touchpoints as (

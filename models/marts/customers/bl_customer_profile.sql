@@ -1,4 +1,13 @@
 {#- The unified customer: ids across Bitrix, best contacts, activity span, channels. -#}
+{#- PostgreSQL indexes for BI lookups; DuckDB builds none (its table swap and
+    indexes do not mix, and scans are fast without them). -#}
+{{ config(
+    indexes=[
+        {'columns': ['customer_uuid'], 'unique': true},
+        {'columns': ['user_id']},
+        {'columns': ['crm_contact_id']},
+    ] if target.type != 'duckdb' else [],
+) }}
 with
 
 customers as (

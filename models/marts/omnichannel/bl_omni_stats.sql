@@ -12,6 +12,13 @@
     figures is sent as an all-zero row, so that its stale rows are deleted, and
     the post-hook removes it again.
 -#}
+{#- PostgreSQL indexes for BI lookups; DuckDB builds none (its table swap and
+    indexes do not mix, and scans are fast without them). -#}
+{{ config(
+    indexes=[
+        {'columns': ['hour_at', 'channel'], 'unique': true},
+    ] if target.type != 'duckdb' else [],
+) }}
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
