@@ -67,7 +67,7 @@
 {%- endmacro %}
 
 {% macro duckdb__json_object_agg(key, value) %}
-    json_group_object({{ key }}, {{ value }})
+    json_group_object({{ key }}, {{ value }} order by {{ key }})
 {%- endmacro %}
 
 

@@ -69,6 +69,8 @@ import pyarrow.compute as pc
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
+from bitrix_omni import normalize
+
 __all__ = [
     "CUSTOMER_UUID_NAMESPACE",
     "EVIDENCE_COLUMNS",
@@ -78,6 +80,7 @@ __all__ = [
     "MAP_COLUMNS",
     "IdentityConfig",
     "IdentityResult",
+    "guard_identifiers",
     "resolve_identities",
 ]
 
@@ -102,7 +105,6 @@ _INT64_MAX = np.iinfo(np.int64).max
 # Record positions and identifier numbers: int32 halves the memory of the per-row arrays
 # (2^31 records is far beyond any shop).
 _POS = np.int32
-_MASK = "***"
 # Vectorized rounds of the uuid matching before the rest is finished in plain Python
 # (only reached on adversarial chains of merges and splits, see _match_previous).
 _MATCH_ROUNDS = 16
@@ -228,32 +230,11 @@ class IdentityResult:
 
 
 # ======================================================================================
-# Private helpers: hashing, masking, hex
+# Private helpers: uuids, hex
 # ======================================================================================
 
 _UUID_HEX_POSITIONS = np.array([i for i in range(36) if i not in (8, 13, 18, 23)], dtype=np.intp)
 _ROW_BLOCK = 1 << 20  # rows per block when gathering bytes (bounds temporary memory)
-
-
-def _hash_identifier(kind: str, value: str) -> str:
-    """SHA-256 hex of ``f"{kind}:{value}"``: the pseudonymous key of an identifier.
-
-    Equal to ``bitrix_omni.normalize.hash_identifier(kind, value)`` without a salt, so the
-    same key can be recomputed in SQL (``sha256(kind || ':' || value)``).
-    """
-    return hashlib.sha256(f"{kind}:{value}".encode()).hexdigest()
-
-
-def _mask(kind: str, value: str | None) -> str | None:
-    """Display mask of one normalized identifier (``iv***@mail.ru``, ``+7915***4567``).
-
-    Scalar front end of :func:`_mask_values` (the vectorized version used on whole
-    columns), so that both always agree.
-    """
-    if value is None:
-        return None
-    out = _mask_values(_strings_of([kind]), _strings_of([value]))
-    return out[0].as_py()
 
 
 def _fixed_width_strings(chars: np.ndarray | bytes, width: int) -> pa.LargeStringArray:
@@ -269,22 +250,6 @@ def _blocks_as_bytes(arr: pa.Array) -> Iterable[list[bytes]]:
     binary = arr.cast(pa.large_binary())
     for lo in range(0, len(binary), _ROW_BLOCK):
         yield binary.slice(lo, _ROW_BLOCK).to_pylist()
-
-
-def _sha256_digests(payloads: pa.Array) -> np.ndarray:
-    """SHA-256 digests of the strings of ``payloads`` as a ``(n, 32)`` uint8 array.
-
-    One hashlib call per payload is the only way to hash with the standard library; it is
-    called once per *distinct* identifier, never per record or edge.
-    """
-    sha256 = hashlib.sha256
-    out = np.empty((len(payloads), 32), dtype=np.uint8)
-    lo = 0
-    for block in _blocks_as_bytes(payloads):
-        raw = b"".join([sha256(p).digest() for p in block])
-        out[lo : lo + len(block)] = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 32)
-        lo += len(block)
-    return out
 
 
 def _uuid5_strings(namespace: uuid.UUID, names: pa.Array) -> pa.LargeStringArray:
@@ -326,118 +291,6 @@ def _string_buffers(values: pa.LargeStringArray) -> tuple[np.ndarray, np.ndarray
         np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
     )
     return offsets, data
-
-
-def _mask_emails(values: pa.LargeStringArray) -> pa.LargeStringArray:
-    """``ivanov@mail.ru`` -> ``iv***@mail.ru``: 2 chars of the local part (1 if it is
-    shorter than 4), then the domain, as :func:`bitrix_omni.normalize.mask_email`."""
-    parts = pc.split_pattern(values, "@", max_splits=1, reverse=True)
-    if len(values) and values.null_count == 0 and pc.min(pc.list_value_length(parts)).as_py() == 2:
-        flat = pc.list_flatten(parts)
-        local = flat.take(pa.array(np.arange(0, 2 * len(values), 2)))
-        domain = flat.take(pa.array(np.arange(1, 2 * len(values), 2)))
-    else:  # rows without "@" (not valid e-mails) or nulls: the general, slower path
-        shaped = pc.extract_regex(values, r"^(?P<local>.*)@(?P<domain>[^@]*)$")
-        local, domain = pc.struct_field(shaped, [0]), pc.struct_field(shaped, [1])
-    keep2 = pc.greater_equal(pc.utf8_length(local), 4)
-    head = pc.if_else(
-        keep2, pc.utf8_slice_codeunits(local, 0, 2), pc.utf8_slice_codeunits(local, 0, 1)
-    )
-    masked = pc.binary_join_element_wise(head, domain, _ls(_MASK + "@"))
-    if masked.null_count == values.null_count:
-        return _as_large_string(masked)
-    # Not an e-mail shape (should not happen after normalization): first char + ***.
-    fallback = pc.binary_join_element_wise(
-        pc.utf8_slice_codeunits(values, 0, 1), _ls(_MASK), _ls("")
-    )
-    return _as_large_string(pc.coalesce(masked, fallback))
-
-
-def _phone_layout(digits: int) -> tuple[int, int]:
-    """(leading, trailing) digits shown of a phone with this many digits after ``+``.
-
-    Hides at least 3 digits and at least 30% of the national part (taken as everything
-    after the first digit, the country code of RU/KZ), shows at most 4 trailing digits:
-    ``+79151234567`` -> ``+7915***4567``.
-    """
-    hidden = max(3, math.ceil(0.3 * max(digits - 1, 0)))
-    shown = max(0, digits - hidden)
-    tail = min(4, (shown + 1) // 2)
-    return shown - tail, tail
-
-
-def _mask_phones(values: pa.LargeStringArray) -> pa.LargeStringArray:
-    """Masked E.164-like phones (see :func:`_phone_layout`); non-ASCII values -> ``***``.
-
-    Normalized phones are ASCII ``+`` and digits, so rows are grouped by (length, has
-    plus) and each group is sliced as a fixed-width byte matrix.
-    """
-    n = len(values)
-    offsets, data = _string_buffers(values)
-    starts = offsets[:-1]
-    lengths = np.diff(offsets)
-    ascii_ok = _bool_np(pc.string_is_ascii(values)) & _bool_np(pc.is_valid(values))
-    plus = np.zeros(n, dtype=np.int64)
-    nonempty = lengths > 0
-    plus[nonempty] = data[starts[nonempty]] == ord("+")
-    group_key = np.where(ascii_ok, lengths * 2 + plus, -1)
-    pieces: list[pa.Array] = []
-    positions: list[np.ndarray] = []
-    for key in np.unique(group_key).tolist():
-        idx = np.nonzero(group_key == key)[0]
-        if key < 0:
-            pieces.append(pa.array([_MASK] * idx.size, pa.large_string()))
-            positions.append(idx)
-            continue
-        width, has_plus = key // 2, key % 2
-        head, tail = _phone_layout(width - has_plus)
-        cols = np.concatenate(
-            [
-                np.arange(has_plus + head),  # "+" and leading digits
-                np.full(len(_MASK), -1),  # the mask
-                np.arange(width - tail, width),  # trailing digits
-            ]
-        )
-        for lo in range(0, idx.size, _ROW_BLOCK):
-            block = idx[lo : lo + _ROW_BLOCK]
-            chars = data[starts[block, None] + np.maximum(cols, 0)[None, :]]
-            chars[:, cols < 0] = ord("*")
-            pieces.append(_fixed_width_strings(chars, cols.size))
-            positions.append(block)
-    return _reassemble(n, pieces, positions, values)
-
-
-def _reassemble(
-    n: int, pieces: list[pa.Array], positions: list[np.ndarray], values: pa.Array
-) -> pa.LargeStringArray:
-    """Put per-group results back in row order, keeping the input's nulls."""
-    if not pieces:
-        return _null_strings(n)
-    if len(pieces) == 1 and positions[0].size == n:
-        out = _as_large_string(pieces[0])
-    else:
-        joined = pa.concat_arrays([_as_large_string(p) for p in pieces])
-        inverse = np.empty(n, dtype=np.int64)
-        inverse[np.concatenate(positions)] = np.arange(n)
-        out = _take(joined, inverse)
-    if values.null_count:
-        out = pc.if_else(pc.is_valid(values), out, _null_strings(n))
-    return _as_large_string(out)
-
-
-def _mask_values(kinds: pa.Array, values: pa.Array) -> pa.LargeStringArray:
-    """Vectorized display masks for parallel arrays of kinds and normalized values."""
-    kinds, values = _as_large_string(kinds), _as_large_string(values)
-    is_email = _bool_np(pc.equal(kinds, _ls("email")))
-    pieces: list[pa.Array] = []
-    positions: list[np.ndarray] = []
-    for mask_fn, select in ((_mask_emails, is_email), (_mask_phones, ~is_email)):
-        idx = np.nonzero(select)[0]
-        if idx.size:
-            sub = values if idx.size == len(values) else _take(values, idx)
-            pieces.append(mask_fn(_as_large_string(sub)))
-            positions.append(idx)
-    return _reassemble(len(values), pieces, positions, values)
 
 
 # ======================================================================================
@@ -686,6 +539,157 @@ def _new_uuids(
 
 
 # ======================================================================================
+# Guards
+# ======================================================================================
+
+
+def _record_identifier_pairs(
+    row_pos: np.ndarray, row_h: np.ndarray, n: int, m: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct (record position, identifier number) pairs, sorted."""
+    if _fits(n, m):
+        key = _unique_sorted(row_pos.astype(np.int64) * max(m, 1) + row_h)
+        return key // max(m, 1), key % max(m, 1)
+    pos, h = _sort_unique([(row_pos, max(n, 1)), (row_h, max(m, 1))])
+    return pos, h
+
+
+@dataclass
+class _Guard:
+    """Per identifier: guard status, distinct link-groups, records, and whether any known
+    record holds it."""
+
+    status: np.ndarray
+    distinct_groups: np.ndarray
+    records: np.ndarray
+    present: np.ndarray
+
+
+def _guard(
+    n: int,
+    la: np.ndarray,
+    lb: np.ndarray,
+    fi_pos: np.ndarray,
+    fi_h: np.ndarray,
+    blocked: np.ndarray,
+    cap: int,
+) -> _Guard:
+    """Blocklist, then the cap on distinct link-groups (components of the hard links
+    ``la``-``lb`` among ``n`` records) per identifier, from the distinct (record,
+    identifier) pairs ``fi_pos``, ``fi_h``."""
+    m = blocked.size
+    ident_records = np.bincount(fi_h, minlength=m).astype(np.int64)
+    present = ident_records > 0  # identifiers only on unknown records do not exist here
+    blocked = blocked & present
+    # Only identifiers on more than `cap` records can touch more than `cap` groups.
+    candidate = blocked | (ident_records > cap)
+    distinct_groups = ident_records.copy()
+    if la.size and candidate.any():
+        groups = _components(n, la, lb)
+        n_groups = int(groups.max()) + 1 if n else 0
+        if n_groups < n:
+            sel = candidate[fi_h]
+            pair = _unique_sorted(fi_h[sel].astype(np.int64) * n_groups + groups[fi_pos[sel]])
+            counted = np.bincount(pair // n_groups, minlength=m)
+            distinct_groups[candidate] = counted[candidate]
+    status = np.full(m, _ST_USED, dtype=np.int8)
+    status[candidate & (distinct_groups > cap)] = _ST_OVER_SHARED
+    status[blocked] = _ST_BLOCKLISTED
+    return _Guard(status, distinct_groups, ident_records, present)
+
+
+def _guarded_frame(
+    kinds: np.ndarray,
+    digests: np.ndarray,
+    masks: pa.Array,
+    status: np.ndarray,
+    distinct_groups: np.ndarray,
+    records: np.ndarray,
+) -> pd.DataFrame:
+    """The ``guarded`` output: by reason, then the most shared first, then hash."""
+    words = np.ascontiguousarray(digests).view(">u8").reshape(-1, 4)
+    order = np.lexsort([words[:, j] for j in (3, 2, 1, 0)] + [-distinct_groups, status])
+    return _to_pandas(
+        {
+            "kind": _take(_strings_of(IDENTIFIER_KINDS), kinds[order]),
+            "identifier_hash": _hex_strings(digests[order]),
+            "identifier_masked": _take(masks, order),
+            "reason": _take(_strings_of(STATUSES), status[order]),
+            "distinct_groups": distinct_groups[order],
+            "records": records[order],
+        }
+    )
+
+
+def guard_identifiers(
+    records: pd.DataFrame | pa.Table,
+    identifiers: pd.DataFrame | pa.Table | None,
+    links: pd.DataFrame | pa.Table | None,
+    config: IdentityConfig | None = None,
+) -> pd.DataFrame:
+    """The identifiers the over-merge guards keep out of the graph, without resolving.
+
+    Inputs and config as in :func:`resolve_identities` (whose step 1 this is); returns
+    exactly its ``guarded`` frame (:data:`GUARDED_COLUMNS`): identifiers that are
+    ``'blocklisted'`` or ``'over_shared'`` (more than ``max_customers_per_identifier``
+    distinct link-groups, i.e. components of the hard links), with ``distinct_groups``
+    and ``records`` counts. Only the link components and per-identifier counts are
+    computed, and only the guarded identifiers are hashed and masked, so this is much
+    cheaper than a full resolution.
+    """
+    cfg = config if config is not None else IdentityConfig()
+    rec = _Frame(records, "records", RECORD_COLUMNS)
+    ids = _Frame(identifiers, "identifiers", IDENTIFIER_COLUMNS)
+    lnk = _Frame(links, "links", LINK_COLUMNS)
+    n = rec.num_rows
+    rec_keys = rec.strings("record_key")
+    if rec_keys.null_count:
+        raise ValueError(f"records.record_key has {rec_keys.null_count} null value(s)")
+    codes, key_dict = _encode_together(
+        [
+            rec_keys,
+            ids.strings("record_key"),
+            lnk.strings("record_key"),
+            lnk.strings("other_record_key"),
+        ]
+    )
+    if not np.array_equal(codes[0], np.arange(n)):
+        _check_unique(codes[0], key_dict, "records.record_key")
+    del key_dict
+    # Record rows stand in for positions: the guard does not depend on record order.
+    id_row, a_row, b_row = (np.where(c < n, c, -1) for c in codes[1:])
+    del codes
+    enc = _encode_identifiers(ids)
+    m = enc.kind.size
+    keep_rows = id_row[enc.usable] >= 0
+    fi_pos, fi_h = _record_identifier_pairs(
+        id_row[enc.usable][keep_rows], enc.pair_idx[keep_rows], n, m
+    )
+    used = (a_row >= 0) & (b_row >= 0) & (a_row != b_row)
+    guard = _guard(
+        n,
+        a_row[used],
+        b_row[used],
+        fi_pos,
+        fi_h,
+        _blocked(enc.values, cfg.blocklist),
+        int(cfg.max_customers_per_identifier),
+    )
+    g = np.nonzero((guard.status != _ST_USED) & guard.present)[0]
+    kind_names = _strings_of(IDENTIFIER_KINDS)
+    g_kinds = _take(kind_names, enc.kind[g])
+    g_values = _take(enc.values, g)
+    return _guarded_frame(
+        enc.kind[g],
+        normalize.identifier_digests(g_kinds, g_values).reshape(-1, 32),
+        normalize.mask_identifiers(g_kinds, g_values),
+        guard.status[g],
+        guard.distinct_groups[g],
+        guard.records[g],
+    )
+
+
+# ======================================================================================
 # Main entry point
 # ======================================================================================
 
@@ -817,12 +821,19 @@ def _hex_strings(
     )
 
 
-def _prepare_identifiers(ids: _Frame, blocklist: frozenset[str]) -> _Identifiers:
-    """Encode identifier rows; hash, mask and blocklist-check each distinct (kind, value).
+@dataclass
+class _EncodedIdentifiers:
+    """Identifier rows numbered by distinct (kind, value), in order of first appearance."""
 
-    Independent of the record keys, so it runs while they are encoded on another thread;
-    identifiers seen only on unknown records are dropped later (they hold no record).
-    """
+    usable: np.ndarray  # per input row: non-null, non-empty value
+    row_kind: np.ndarray  # per input row: 0 email, 1 phone, -1 null kind
+    pair_idx: np.ndarray  # per usable row: distinct identifier number
+    kind: np.ndarray  # per identifier: 0 email, 1 phone (int8)
+    values: pa.LargeStringArray  # per identifier: normalized value
+
+
+def _encode_identifiers(ids: _Frame) -> _EncodedIdentifiers:
+    """Number the distinct (kind, value) identifiers; raise on an unknown kind."""
     values = ids.strings("value")
     kinds = ids.strings("kind")
     usable = _bool_np(pc.and_(pc.is_valid(values), pc.not_equal(values, _ls(""))))
@@ -847,13 +858,34 @@ def _prepare_identifiers(ids: _Frame, blocklist: frozenset[str]) -> _Identifiers
     )
     del value_codes
     pair_uniq = np.asarray(pair_uniq, dtype=np.int64)
-    u_kind = (pair_uniq % 2).astype(np.int8)
-    u_values = _take(value_dict, pair_uniq // 2)
-    del value_dict, pair_uniq
+    return _EncodedIdentifiers(
+        usable=usable,
+        row_kind=row_kind,
+        pair_idx=np.asarray(pair_idx, dtype=np.int64),
+        kind=(pair_uniq % 2).astype(np.int8),
+        values=_as_large_string(_take(value_dict, pair_uniq // 2)),
+    )
+
+
+def _blocked(values: pa.LargeStringArray, blocklist: frozenset[str]) -> np.ndarray:
+    if blocklist and len(values):
+        value_set = pa.array(sorted(blocklist), pa.large_string())
+        return _bool_np(pc.is_in(values, value_set=value_set))
+    return np.zeros(len(values), dtype=bool)
+
+
+def _prepare_identifiers(ids: _Frame, blocklist: frozenset[str]) -> _Identifiers:
+    """Encode identifier rows; hash, mask and blocklist-check each distinct (kind, value).
+
+    Independent of the record keys, so it runs while they are encoded on another thread;
+    identifiers seen only on unknown records are dropped later (they hold no record).
+    """
+    enc = _encode_identifiers(ids)
+    usable, row_kind, pair_idx = enc.usable, enc.row_kind, enc.pair_idx
+    u_kind, u_values = enc.kind, enc.values
+    del enc
     kind_names = _strings_of(IDENTIFIER_KINDS)
-    payload = pc.binary_join_element_wise(_take(kind_names, u_kind), u_values, _ls(":"))
-    digests = _sha256_digests(payload)
-    del payload
+    digests = normalize.identifier_digests(_take(kind_names, u_kind), u_values)
 
     # Order identifiers by hash: first by the leading 8 bytes, by all 32 on a tie.
     prefix = digests[:, :8].copy().view(">u8").ravel()
@@ -870,12 +902,8 @@ def _prepare_identifiers(ids: _Frame, blocklist: frozenset[str]) -> _Identifiers
     sorted_values = _take(u_values, order)
     del u_values
     sorted_kinds = u_kind[order]
-    if blocklist and order.size:
-        value_set = pa.array(sorted(blocklist), pa.large_string())
-        blocked = _bool_np(pc.is_in(sorted_values, value_set=value_set))
-    else:
-        blocked = np.zeros(order.size, dtype=bool)
-    masks = _mask_values(_take(kind_names, sorted_kinds), sorted_values)
+    blocked = _blocked(sorted_values, blocklist)
+    masks = normalize.mask_identifiers(_take(kind_names, sorted_kinds), sorted_values)
     del sorted_values
     return _Identifiers(
         row_rank=row_rank,
@@ -1053,18 +1081,16 @@ def _static_columns(
     component_size: np.ndarray,
     bits: np.ndarray,
     is_anchor: np.ndarray,
-    ev_pos: np.ndarray,
-    ev_kind: np.ndarray,
-    ev_sec: np.ndarray,
-    ev_e: np.ndarray,
+    ev_rows: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None,
     ident: _Identifiers,
     status: np.ndarray,
     n_d: int,
     d_sorted: pa.LargeStringArray,
     ev_dict: pa.LargeStringArray,
     ev_rank: np.ndarray,
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Columns of identity_map and evidence that do not depend on the uuids."""
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Columns of identity_map and evidence (``None`` without ``ev_rows``) that do not
+    depend on the uuids."""
     m = ident.count
     map_cols = {
         "record_key": keys_sorted,
@@ -1074,6 +1100,9 @@ def _static_columns(
         "component_size": component_size,
         "is_anchor": is_anchor,
     }
+    if ev_rows is None:
+        return map_cols, None
+    ev_pos, ev_kind, ev_sec, ev_e = ev_rows
     is_ident_row = ev_kind != _EDGE_LINK
     link_row = ~is_ident_row
     ev_status = np.full(ev_pos.size, _ST_USED, dtype=np.int64)
@@ -1163,6 +1192,8 @@ def resolve_identities(
     links: pd.DataFrame | pa.Table | None,
     previous: pd.DataFrame | pa.Table | None = None,
     config: IdentityConfig | None = None,
+    *,
+    with_evidence: bool = True,
 ) -> IdentityResult:
     """Resolve Bitrix records into customers with stable uuids.
 
@@ -1185,6 +1216,10 @@ def resolve_identities(
         columns are ignored), or ``None`` for a first run / full rebuild.
     config
         :class:`IdentityConfig`; defaults to ``IdentityConfig()``.
+    with_evidence
+        Build ``evidence`` (the default). ``False`` returns it empty (its columns, no
+        rows) and saves its sort and strings, the largest part of the memory (~200 bytes
+        per evidence row); every other output is identical.
 
     Algorithm
     ---------
@@ -1289,71 +1324,64 @@ def resolve_identities(
     used = (a_pos >= 0) & (b_pos >= 0)
     dangling_links = int(np.count_nonzero(~used))
     la, lb, lev = a_pos[used], b_pos[used], ev_ln[used]
-    one_known = (a_pos >= 0) ^ (b_pos >= 0)
-    d_pos = np.where(a_pos >= 0, a_pos, b_pos)[one_known]
-    d_other = np.where(a_pos >= 0, b_codes, a_codes)[one_known]  # unknown key code or -1
-    d_ev = ev_ln[one_known]
-    d_uniq, d_inv = np.unique(d_other, return_inverse=True)
-    d_strings = _take(key_dict, np.maximum(d_uniq, 0), mask=d_uniq < 0)
-    d_rank_of_uniq = _sorted_rank(d_strings)
-    n_d = int(d_uniq.size)
-    d_sorted = _as_large_string(_take(d_strings, np.argsort(d_rank_of_uniq)))
-    del a_pos, b_pos, used, one_known, d_other, a_codes, b_codes, id_codes, key_dict
+    if with_evidence:
+        one_known = (a_pos >= 0) ^ (b_pos >= 0)
+        d_pos = np.where(a_pos >= 0, a_pos, b_pos)[one_known]
+        d_other = np.where(a_pos >= 0, b_codes, a_codes)[one_known]  # unknown key or -1
+        d_ev = ev_ln[one_known]
+        d_uniq, d_inv = np.unique(d_other, return_inverse=True)
+        d_strings = _take(key_dict, np.maximum(d_uniq, 0), mask=d_uniq < 0)
+        d_rank_of_uniq = _sorted_rank(d_strings)
+        n_d = int(d_uniq.size)
+        d_sorted = _as_large_string(_take(d_strings, np.argsort(d_rank_of_uniq)))
+        del one_known, d_other
+    else:
+        n_d, d_sorted = 0, _null_strings()
+    del a_pos, b_pos, used, a_codes, b_codes, id_codes, key_dict
 
-    # ---- evidence rows: one sort gives the output order, dedup, and (record, id) ------
-    # The third sort column ("sec") is the hash rank for identifier rows; for link rows
-    # the unknown key's text rank (dangling) or n_d + the other record's position (used),
-    # so within a record dangling rows precede used ones, as their status text does.
-    ev_pos, ev_kind, ev_sec, ev_e = _sort_unique(
-        [
-            (np.concatenate([row_pos, la, d_pos]), max(n, 1)),
-            (
-                np.concatenate(
-                    [row_edge, np.full(la.size + d_pos.size, _EDGE_LINK, dtype=np.int64)]
+    if with_evidence:
+        # ---- evidence rows: one sort gives the output order, dedup, (record, id) ----
+        # The third sort column ("sec") is the hash rank for identifier rows; for link
+        # rows the unknown key's text rank (dangling) or n_d + the other record's position
+        # (used), so within a record dangling rows precede used ones, as their status does.
+        ev_pos, ev_kind, ev_sec, ev_e = _sort_unique(
+            [
+                (np.concatenate([row_pos, la, d_pos]), max(n, 1)),
+                (
+                    np.concatenate(
+                        [row_edge, np.full(la.size + d_pos.size, _EDGE_LINK, dtype=np.int64)]
+                    ),
+                    3,
                 ),
-                3,
-            ),
-            (
-                np.concatenate([row_h, n_d + lb, d_rank_of_uniq[d_inv]]),
-                max(m, n_d + n, 1),
-            ),
-            (np.concatenate([row_ev, lev, d_ev]), n_ev),
-        ]
-    )
-    del row_pos, row_h, row_ev, row_edge, d_pos, d_inv, d_ev
-    is_ident_row = ev_kind != _EDGE_LINK
-    # The first row of each (record, identifier) is its graph edge.
-    first = is_ident_row.copy()
-    if ev_pos.size > 1:
-        first[1:] &= (
-            (ev_pos[1:] != ev_pos[:-1])
-            | (ev_kind[1:] != ev_kind[:-1])
-            | (ev_sec[1:] != ev_sec[:-1])
+                (
+                    np.concatenate([row_h, n_d + lb, d_rank_of_uniq[d_inv]]),
+                    max(m, n_d + n, 1),
+                ),
+                (np.concatenate([row_ev, lev, d_ev]), n_ev),
+            ]
         )
-    fi_pos, fi_h = ev_pos[first], ev_sec[first]
-    del first
-    ident_records = np.bincount(fi_h, minlength=m).astype(np.int64)
-    present = ident_records > 0  # identifiers only on unknown records do not exist here
+        del d_pos, d_inv, d_ev
+        is_ident_row = ev_kind != _EDGE_LINK
+        # The first row of each (record, identifier) is its graph edge.
+        first = is_ident_row.copy()
+        if ev_pos.size > 1:
+            first[1:] &= (
+                (ev_pos[1:] != ev_pos[:-1])
+                | (ev_kind[1:] != ev_kind[:-1])
+                | (ev_sec[1:] != ev_sec[:-1])
+            )
+        fi_pos, fi_h = ev_pos[first], ev_sec[first]
+        del first, is_ident_row
+    else:
+        fi_pos, fi_h = _record_identifier_pairs(row_pos, row_h, n, m)
+    del row_pos, row_h, row_ev, row_edge, lev
     watch.lap("evidence_sort")
 
     # ---- guards: blocklist, then distinct link-groups per identifier -------------------
     nonself = la != lb
     la, lb = la[nonself], lb[nonself]
-    groups, n_groups = _dense_labels(_components(n, la, lb))
-    blocked = ident.blocked & present
-    cap = int(cfg.max_customers_per_identifier)
-    # Only identifiers on more than `cap` records can touch more than `cap` groups.
-    candidate = blocked | (ident_records > cap)
-    distinct_groups = ident_records.copy()
-    if n_groups < n and candidate.any():
-        sel = candidate[fi_h]
-        pair = _unique_sorted(fi_h[sel].astype(np.int64) * n_groups + groups[fi_pos[sel]])
-        counted = np.bincount(pair // n_groups, minlength=m)
-        distinct_groups[candidate] = counted[candidate]
-    del groups
-    status = np.full(m, _ST_USED, dtype=np.int8)
-    status[candidate & (distinct_groups > cap)] = _ST_OVER_SHARED
-    status[blocked] = _ST_BLOCKLISTED
+    guard = _guard(n, la, lb, fi_pos, fi_h, ident.blocked, int(cfg.max_customers_per_identifier))
+    status, ident_records = guard.status, guard.records
     watch.lap("guards")
 
     # ---- customers: components of links + used identifiers shared by 2+ records ------
@@ -1388,10 +1416,7 @@ def resolve_identities(
             sizes[comp],
             bits,
             anchor_pos[comp] == np.arange(n),
-            ev_pos,
-            ev_kind,
-            ev_sec,
-            ev_e,
+            (ev_pos, ev_kind, ev_sec, ev_e) if with_evidence else None,
             ident,
             status,
             n_d,
@@ -1418,23 +1443,23 @@ def resolve_identities(
         keys.uuid_dict, np.maximum(prev_u, 0), mask=prev_u < 0
     )
     identity_map = _to_pandas({c: map_cols[c] for c in MAP_COLUMNS})
-    ev_cols["customer_uuid"] = _take(comp_uuid, comp[ev_pos])
-    evidence = _to_pandas({c: ev_cols[c] for c in EVIDENCE_COLUMNS})
+    if ev_cols is None:
+        evidence = _to_pandas({c: _null_strings() for c in EVIDENCE_COLUMNS})
+    else:
+        ev_cols["customer_uuid"] = _take(comp_uuid, comp[ev_pos])
+        evidence = _to_pandas({c: ev_cols[c] for c in EVIDENCE_COLUMNS})
     del map_cols, ev_cols
     watch.lap("outputs")
 
-    # guarded: by reason, then the most shared first, then hash.
-    g = np.nonzero((status != _ST_USED) & present)[0]
-    g = g[np.lexsort((g, -distinct_groups[g], status[g]))]
-    guarded = _to_pandas(
-        {
-            "kind": _take(_strings_of(IDENTIFIER_KINDS), ident.kind[g]),
-            "identifier_hash": _hex_strings(ident.digests[g]),
-            "identifier_masked": _take(ident.masks, g),
-            "reason": _take(_strings_of(STATUSES), status[g]),
-            "distinct_groups": distinct_groups[g],
-            "records": ident_records[g],
-        }
+    # guarded: by reason, then the most shared first, then hash (= identifier number).
+    g = np.nonzero((status != _ST_USED) & guard.present)[0]
+    guarded = _guarded_frame(
+        ident.kind[g],
+        ident.digests[g],
+        _take(ident.masks, g),
+        status[g],
+        guard.distinct_groups[g],
+        ident_records[g],
     )
     largest = int(sizes.max()) if n_comp else 0
     figures: dict[str, int | float] = {
@@ -1443,7 +1468,7 @@ def resolve_identities(
         "singletons": int(np.count_nonzero(sizes == 1)),
         "largest_customer_records": largest,
         "largest_customer_share": largest / n if n else 0.0,
-        "identifiers_used": int(np.count_nonzero((status == _ST_USED) & present)),
+        "identifiers_used": int(np.count_nonzero((status == _ST_USED) & guard.present)),
         "identifiers_blocklisted": int(np.count_nonzero(status == _ST_BLOCKLISTED)),
         "identifiers_over_shared": int(np.count_nonzero(status == _ST_OVER_SHARED)),
         "dangling_links": dangling_links,

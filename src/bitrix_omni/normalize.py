@@ -21,6 +21,10 @@ Public API
 * :func:`mask_email` / :func:`mask_phone`: human-readable masked forms for explanations.
 * :func:`hash_identifier`: a SHA-256 pseudonym, so personal data need not be copied around
   in clear where a hash suffices.
+* :func:`hash_identifiers` / :func:`identifier_digests` / :func:`mask_identifiers`: the
+  same hashes and masks for whole columns of normalized identifiers (one hashlib call per
+  distinct value, masks sliced without parsing); property tests check that they equal the
+  scalar functions.
 
 The module is pure Python (phonenumbers, pyarrow, numpy) and has no dbt imports, so it can
 be used from dbt Python models, the CLI and notebooks alike.
@@ -28,6 +32,7 @@ be used from dbt Python models, the CLI and notebooks alike.
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 import math
 import re
@@ -48,8 +53,11 @@ __all__ = [
     "PHONE_FAST_PATH_REGIONS",
     "extract_phones",
     "hash_identifier",
+    "hash_identifiers",
+    "identifier_digests",
     "is_placeholder_phone_nsn",
     "mask_email",
+    "mask_identifiers",
     "mask_phone",
     "normalize_email",
     "normalize_emails",
@@ -776,3 +784,246 @@ def hash_identifier(kind: str, value: str, salt: str = "") -> str:
     if not isinstance(value, str) or not value:
         raise ValueError("cannot hash an empty identifier")
     return hashlib.sha256(f"{salt}{kind}:{value}".encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------------------
+# Vectorized hashing and masking of normalized identifiers
+# --------------------------------------------------------------------------------------
+
+_HASH_BLOCK: Final = 1 << 20  # values per hashing block (bounds temporary Python bytes)
+#: Country calling codes by length: E.164 codes are prefix-free, so the first of the 1-,
+#: 2- and 3-digit prefixes found here is the code ``phonenumbers.parse`` extracts.
+_COUNTRY_CODES: Final = tuple(
+    pa.array(
+        sorted(str(c) for c in phonenumbers.COUNTRY_CODE_TO_REGION_CODE if len(str(c)) == k),
+        pa.large_string(),
+    )
+    for k in (1, 2, 3)
+)
+_E164_SHAPE: Final = r"^\+[1-9][0-9]*$"
+_EMAIL_SHAPE: Final = r"^[^@]+@[^@]+$"
+
+
+def _large_strings(values: Any) -> pa.LargeStringArray:
+    """Any column-like input as one contiguous ``large_string`` array (NaN -> null)."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks() if values.num_chunks else pa.array([], pa.string())
+    if not isinstance(values, pa.Array):
+        values = pa.array(values, from_pandas=True)
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+    if pa.types.is_dictionary(values.type):
+        values = values.dictionary_decode()
+    if pa.types.is_null(values.type):
+        return pa.nulls(len(values), pa.large_string())
+    if not pa.types.is_large_string(values.type):
+        values = pc.cast(values, pa.large_string())
+    return values
+
+
+def _distinct_identifiers(
+    kinds: Any, values: Any
+) -> tuple[pa.LargeStringArray, pa.LargeStringArray, pa.LargeStringArray, pa.Array]:
+    """Distinct ``kind:value`` payloads, their kinds and values, and per row the index of
+    its payload (null where the value is null or empty or the kind is null).
+
+    Raises ``ValueError`` for columns of different lengths and, like
+    :func:`hash_identifier`, for an empty kind or one containing ``:``.
+    """
+    kinds, values = _large_strings(kinds), _large_strings(values)
+    if len(kinds) != len(values):
+        raise ValueError(f"kinds and values differ in length: {len(kinds)} != {len(values)}")
+    usable = pc.and_(pc.is_valid(values), pc.not_equal(values, pa.scalar("", values.type)))
+    values = pc.if_else(usable, values, pa.scalar(None, values.type))
+    payload = pc.binary_join_element_wise(kinds, values, pa.scalar(":", pa.large_string()))
+    encoded = pc.dictionary_encode(payload)
+    uniques = encoded.dictionary
+    if len(uniques) == 0:
+        empty = pa.array([], pa.large_string())
+        return empty, empty, empty, encoded.indices
+    u_kinds = pc.replace_substring_regex(uniques, r"(?s):.*$", "", max_replacements=1)
+    u_values = pc.replace_substring_regex(uniques, r"^[^:]*:", "", max_replacements=1)
+    return uniques, u_kinds, u_values, encoded.indices
+
+
+def _check_kinds(kinds: pa.LargeStringArray) -> None:
+    bad = pc.or_(pc.equal(kinds, pa.scalar("", kinds.type)), pc.match_substring(kinds, ":"))
+    if pc.any(bad).as_py():
+        raise ValueError(f"invalid identifier kind {pc.filter(kinds, bad)[0].as_py()!r}")
+
+
+def _sha256_digests(payloads: pa.Array) -> np.ndarray:
+    """SHA-256 digests of the UTF-8 strings of ``payloads`` as an ``(n, 32)`` uint8 array.
+
+    hashlib is the only SHA-256 at hand (pyarrow has none), so this is one C call per
+    value, in blocks so that the temporary Python ``bytes`` stay bounded.
+    """
+    sha256 = hashlib.sha256
+    binary = payloads.cast(pa.large_binary())
+    out = np.empty((len(binary), 32), dtype=np.uint8)
+    for lo in range(0, len(binary), _HASH_BLOCK):
+        block = binary.slice(lo, _HASH_BLOCK).to_pylist()
+        raw = b"".join([sha256(p).digest() for p in block])
+        out[lo : lo + len(block)] = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 32)
+    return out
+
+
+def _hex_digests(digests: np.ndarray) -> pa.LargeStringArray:
+    """``(n, 32)`` digests as 64-character lower-case hex strings."""
+    n = digests.shape[0]
+    data = np.empty(n * 64, dtype=np.uint8)
+    for lo in range(0, n, _HASH_BLOCK):
+        hi = min(n, lo + _HASH_BLOCK)
+        chunk = np.ascontiguousarray(digests[lo:hi]).tobytes()
+        data[lo * 64 : hi * 64] = np.frombuffer(binascii.hexlify(chunk), np.uint8)
+    offsets = np.arange(n + 1, dtype=np.int64) * 64
+    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
+
+
+def identifier_digests(kinds: Any, values: Any) -> np.ndarray:
+    """SHA-256 digests of ``f"{kind}:{value}"`` per row as an ``(n, 32)`` uint8 array.
+
+    The raw bytes behind :func:`hash_identifiers` for callers that sort or compare hashes
+    (identity resolution numbers identifiers by hash). One hashlib call per row: pass
+    distinct values. Every value must be a non-empty string (``ValueError`` otherwise).
+    """
+    kinds, values = _large_strings(kinds), _large_strings(values)
+    if len(kinds) != len(values):
+        raise ValueError(f"kinds and values differ in length: {len(kinds)} != {len(values)}")
+    _check_kinds(kinds)
+    if kinds.null_count or values.null_count or pc.any(pc.equal(values, "")).as_py():
+        raise ValueError("cannot hash an empty identifier")
+    return _sha256_digests(
+        pc.binary_join_element_wise(kinds, values, pa.scalar(":", pa.large_string()))
+    )
+
+
+def hash_identifiers(kinds: Any, values: Any) -> pa.LargeStringArray:
+    """:func:`hash_identifier` (without salt) for whole columns: one hex string per row.
+
+    ``kinds`` and ``values`` are parallel columns (pandas, pyarrow, numpy or lists) of
+    kinds and *normalized* values. Rows with a null or empty value (or a null kind) give
+    null, so a column of normalized values with nulls for invalid ones can be passed as
+    is; an invalid kind raises ``ValueError``. Each distinct (kind, value) is hashed
+    once. Returns a ``large_string`` array.
+    """
+    kinds = _large_strings(kinds)
+    _check_kinds(pc.drop_null(kinds))
+    uniques, _, _, indices = _distinct_identifiers(kinds, values)
+    return _hex_digests(_sha256_digests(uniques)).take(indices)
+
+
+def _mask_emails_batch(values: pa.LargeStringArray) -> pa.LargeStringArray:
+    """:func:`mask_email` of normalized addresses: local part cut to 2 characters (1 if
+    shorter than 4) + ``***@`` + domain. Values without the ``local@domain`` shape go
+    through :func:`mask_email` itself."""
+    shaped = _bool_np(pc.match_substring_regex(values, _EMAIL_SHAPE))
+    parts = pc.split_pattern(pc.if_else(pa.array(shaped), values, "@"), "@", max_splits=1)
+    flat = pc.list_flatten(parts)
+    local = flat.take(pa.array(np.arange(0, 2 * len(values), 2)))
+    domain = flat.take(pa.array(np.arange(1, 2 * len(values), 2)))
+    head = pc.if_else(
+        pc.greater_equal(pc.utf8_length(local), 4),
+        pc.utf8_slice_codeunits(local, 0, 2),
+        pc.utf8_slice_codeunits(local, 0, 1),
+    )
+    masked = pc.binary_join_element_wise(head, domain, pa.scalar(_MASK + "@", head.type))
+    return _fill_unshaped(values, shaped, masked, mask_email)
+
+
+def _fill_unshaped(
+    values: pa.Array,
+    shaped: np.ndarray,
+    masked: pa.Array,
+    scalar: Callable[[str], str | None],
+) -> pa.LargeStringArray:
+    """Masks of the shaped values, the scalar function's answer for the others."""
+    masked = pc.if_else(pa.array(shaped), masked, pa.scalar(None, pa.large_string()))
+    other = ~shaped & _bool_np(pc.is_valid(values))
+    if other.any():
+        fill = pa.array([scalar(v) for v in values.filter(pa.array(other)).to_pylist()])
+        masked = pc.replace_with_mask(masked, pa.array(other), fill.cast(pa.large_string()))
+    return masked
+
+
+def _phone_mask_layout(nsn_digits: int) -> tuple[int, int]:
+    """(leading, trailing) digits of the national number that :func:`mask_phone` shows."""
+    hidden = max(3, math.ceil(nsn_digits * 0.3))
+    shown = max(0, nsn_digits - hidden)
+    head = min(3, shown // 2)
+    return head, min(4, shown - head)
+
+
+def _mask_phones_batch(values: pa.LargeStringArray, region: str) -> pa.LargeStringArray:
+    """:func:`mask_phone` of normalized E.164 numbers without parsing them.
+
+    The country code is the 1-3 digit prefix found in phonenumbers' country-code table
+    (what ``phonenumbers.parse`` does on a ``+`` number); values are grouped by (code
+    length, national number length), so each group is cut with fixed positions. Values
+    not shaped like E.164 with a known code go through :func:`mask_phone` itself.
+    """
+    n = len(values)
+    shaped = _bool_np(pc.match_substring_regex(values, _E164_SHAPE))
+    cc_len = np.zeros(n, dtype=np.int64)
+    for k in (3, 2, 1):  # prefix-free codes: at most one length matches
+        prefix = pc.utf8_slice_codeunits(values, 1, 1 + k)
+        cc_len[_bool_np(pc.is_in(prefix, value_set=_COUNTRY_CODES[k - 1]))] = k
+    shaped &= cc_len > 0
+    length = np.asarray(
+        pc.fill_null(pc.utf8_length(values), 0).to_numpy(zero_copy_only=False), dtype=np.int64
+    )
+    group = np.where(shaped, cc_len * 1024 + np.minimum(length, 1023), -1)
+    pieces: list[pa.Array] = []
+    positions: list[np.ndarray] = []
+    for key in np.unique(group[group >= 0]).tolist():
+        idx = np.flatnonzero(group == key)
+        cc, width = divmod(key, 1024)
+        head, tail = _phone_mask_layout(width - 1 - cc)
+        sub = values.take(pa.array(idx))
+        left = pc.utf8_slice_codeunits(sub, 0, 1 + cc + head)
+        right = pc.utf8_slice_codeunits(sub, width - tail, width)
+        pieces.append(pc.binary_join_element_wise(left, right, pa.scalar(_MASK, left.type)))
+        positions.append(idx)
+    masked = pa.nulls(n, pa.large_string())
+    if pieces:
+        joined = pa.concat_arrays(pieces)
+        inverse = np.zeros(n, dtype=np.int64)
+        inverse[np.concatenate(positions)] = np.arange(len(joined))
+        masked = joined.take(pa.array(inverse))
+    return _fill_unshaped(values, shaped, masked, lambda v: mask_phone(v, region))
+
+
+def mask_identifiers(kinds: Any, values: Any, default_region: str = "RU") -> pa.LargeStringArray:
+    """:func:`mask_email` / :func:`mask_phone` for whole columns of normalized identifiers.
+
+    ``kinds`` (``'email'`` | ``'phone'``) and ``values`` are parallel columns. For every
+    normalized value (an output of :func:`normalize_email` / :func:`normalize_phone`) the
+    mask equals the scalar function's (property-tested); it is computed without
+    re-normalizing: e-mails are cut at the ``@``, E.164 phones at the country code looked
+    up in phonenumbers' table. A value of the normalized *shape* (``x@y``, ``+`` and
+    digits with a known country code) is masked as given even when the scalar functions
+    would reject it (a blocklisted ``+70000000000`` shows as ``+7000***0000``); other
+    values get the scalar function's answer (``None`` when invalid). Null or empty values
+    give null; a kind other than ``'email'``/``'phone'`` raises ``ValueError``. Each
+    distinct (kind, value) is masked once. Returns a ``large_string`` array.
+    """
+    region = _check_region(default_region)
+    kinds = _large_strings(kinds)
+    _check_kinds(pc.drop_null(kinds))
+    _, u_kinds, u_values, indices = _distinct_identifiers(kinds, values)
+    if len(u_kinds) == 0:
+        return pa.nulls(len(kinds), pa.large_string())
+    is_email = _bool_np(pc.equal(u_kinds, "email"))
+    is_phone = _bool_np(pc.equal(u_kinds, "phone"))
+    if not (is_email | is_phone).all():
+        bad = u_kinds.filter(pa.array(~(is_email | is_phone)))[0].as_py()
+        raise ValueError(f"cannot mask an identifier of kind {bad!r} (email or phone only)")
+    masked = pa.nulls(len(u_kinds), pa.large_string())
+    for select, batch in (
+        (is_email, _mask_emails_batch),
+        (is_phone, lambda v: _mask_phones_batch(v, region)),
+    ):
+        if select.any():
+            part = batch(u_values.filter(pa.array(select)))
+            masked = pc.replace_with_mask(masked, pa.array(select), part)
+    return masked.take(indices)

@@ -10,9 +10,16 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from bitrix_omni import normalize
-from bitrix_omni.identity import IdentityConfig, IdentityResult, resolve_identities
+from bitrix_omni.identity import (
+    IdentityConfig,
+    IdentityResult,
+    guard_identifiers,
+    resolve_identities,
+)
 
 NORMALIZED_IDENTIFIER_COLUMNS = (
     "record_key",
@@ -47,57 +54,40 @@ def normalize_identifiers(identifiers: pd.DataFrame, default_region: str = "RU")
     can count what was thrown away instead of losing it silently. The normalized value is
     personal data; ``identifier_hash`` (sha256 of ``kind:value``) and ``identifier_masked``
     are what explanations and joins outside the identity layer should use.
+
+    Columnar throughout (pyarrow): each distinct raw value is normalized once, each
+    distinct (kind, value) hashed once, masks are cut without re-parsing the phones.
     """
-    kinds = identifiers["identifier_kind"].to_numpy(dtype=object)
-    raw = identifiers["value_raw"].to_numpy(dtype=object)
-    values = np.full(len(identifiers), None, dtype=object)
-    for kind, batch in (("email", normalize.normalize_emails), ("phone", None)):
-        mask = kinds == kind
-        if not mask.any():
+    kinds = normalize._large_strings(identifiers["identifier_kind"])
+    raw = identifiers["value_raw"]
+    raw = raw.to_numpy(dtype=object) if isinstance(raw, pd.Series) else np.asarray(raw)
+    values = pa.nulls(len(kinds), pa.large_string())
+    for kind in ("email", "phone"):
+        select = pc.fill_null(pc.equal(kinds, pa.scalar(kind, kinds.type)), False)
+        rows = np.flatnonzero(np.asarray(select.to_numpy(zero_copy_only=False), dtype=bool))
+        if not rows.size:
             continue
-        if batch is None:
-            normalized = normalize.normalize_phones(raw[mask], default_region)
-        else:
-            normalized = batch(raw[mask])
-        values[mask] = np.asarray(normalized.to_pylist(), dtype=object)
-    hashes, masked = _hash_and_mask(kinds, values, default_region)
-    return pd.DataFrame(
-        {
-            "record_key": identifiers["record_key"].to_numpy(dtype=object),
-            "identifier_kind": kinds,
-            "evidence": identifiers["evidence"].to_numpy(dtype=object),
-            "identifier_value": values,
-            "identifier_hash": hashes,
-            "identifier_masked": masked,
-            "is_valid": np.array([value is not None for value in values], dtype=bool),
-        },
-        columns=list(NORMALIZED_IDENTIFIER_COLUMNS),
-    )
-
-
-def _hash_and_mask(
-    kinds: np.ndarray, values: np.ndarray, default_region: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """Hash and mask each distinct (kind, value) once."""
-    hashes = np.full(len(values), None, dtype=object)
-    masked = np.full(len(values), None, dtype=object)
-    present = np.array([value is not None for value in values], dtype=bool)
-    if not present.any():
-        return hashes, masked
-    keys = pd.MultiIndex.from_arrays([kinds[present], values[present]])
-    codes, uniques = pd.factorize(keys)
-    unique_hashes = []
-    unique_masks = []
-    for kind, value in uniques:
-        unique_hashes.append(normalize.hash_identifier(kind, value))
-        unique_masks.append(
-            normalize.mask_email(value)
+        subset = raw[rows]
+        normalized = (
+            normalize.normalize_emails(subset)
             if kind == "email"
-            else normalize.mask_phone(value, default_region)
+            else normalize.normalize_phones(subset, default_region)
         )
-    hashes[present] = np.asarray(unique_hashes, dtype=object)[codes]
-    masked[present] = np.asarray(unique_masks, dtype=object)[codes]
-    return hashes, masked
+        values = pc.replace_with_mask(values, select, normalized.cast(pa.large_string()))
+    table = pa.table(
+        {
+            "record_key": normalize._large_strings(identifiers["record_key"]),
+            "identifier_kind": kinds,
+            "evidence": normalize._large_strings(identifiers["evidence"]),
+            "identifier_value": values,
+            "identifier_hash": normalize.hash_identifiers(kinds, values),
+            "identifier_masked": normalize.mask_identifiers(kinds, values, default_region),
+            "is_valid": pc.is_valid(values),
+        }
+    )
+    # Arrow-backed strings (pandas 3's default ``str``; missing values read as NaN), as
+    # before: no Python object per value.
+    return table.to_pandas()
 
 
 def normalized_blocklist(blocklist: pd.DataFrame, default_region: str = "RU") -> frozenset[str]:
@@ -126,7 +116,11 @@ def resolve(
     max_customers_per_identifier: int,
     previous: pd.DataFrame | None = None,
 ) -> IdentityResult:
-    """Run identity resolution on the dbt inputs (valid identifiers only)."""
+    """Run identity resolution on the dbt inputs (valid identifiers only).
+
+    ``evidence`` is not built (the dbt project derives it in SQL): the result's
+    ``evidence`` frame is empty.
+    """
     valid = normalized_identifiers[normalized_identifiers["is_valid"]]
     return resolve_identities(
         records[["record_key", "source_table", "source_id", "first_seen_at"]],
@@ -144,6 +138,7 @@ def resolve(
             max_customers_per_identifier=int(max_customers_per_identifier),
             blocklist=blocklist,
         ),
+        with_evidence=False,
     )
 
 
@@ -184,9 +179,29 @@ def guarded_identifiers(
     blocklist: frozenset[str],
     max_customers_per_identifier: int,
 ) -> pd.DataFrame:
-    """Identifiers the guards kept out of the graph, with reason and counts."""
-    result = resolve(records, identifiers, links, blocklist, max_customers_per_identifier)
-    return result.guarded.rename(columns={"kind": "identifier_kind"})
+    """Identifiers the guards kept out of the graph, with reason and counts.
+
+    The guard step alone (:func:`bitrix_omni.identity.guard_identifiers`): the same frame
+    as ``resolve(...).guarded`` without resolving the whole graph.
+    """
+    valid = identifiers[identifiers["is_valid"]]
+    guarded = guard_identifiers(
+        records[["record_key", "source_table", "source_id", "first_seen_at"]],
+        pd.DataFrame(
+            {
+                "record_key": valid["record_key"],
+                "kind": valid["identifier_kind"],
+                "value": valid["identifier_value"],
+                "evidence": valid["evidence"],
+            }
+        ),
+        links[["record_key", "other_record_key", "evidence"]],
+        IdentityConfig(
+            max_customers_per_identifier=int(max_customers_per_identifier),
+            blocklist=blocklist,
+        ),
+    )
+    return guarded.rename(columns={"kind": "identifier_kind"})
 
 
 def normalize_addresses(columns: list[pd.Series]) -> pd.DataFrame:
@@ -202,9 +217,8 @@ def normalize_addresses(columns: list[pd.Series]) -> pd.DataFrame:
         {
             "address_raw": raw.to_numpy(dtype=object),
             "email": emails,
-            "email_hash": [
-                normalize.hash_identifier("email", email) if email is not None else None
-                for email in emails
-            ],
+            "email_hash": normalize.hash_identifiers(
+                np.full(len(emails), "email", dtype=object), emails
+            ).to_numpy(zero_copy_only=False),
         }
     )

@@ -7,7 +7,6 @@ merges and splits), then hypothesis properties against a naive union-find refere
 from __future__ import annotations
 
 import hashlib
-import math
 import uuid
 from collections.abc import Iterable
 
@@ -28,13 +27,21 @@ from bitrix_omni.identity import (
     MAP_COLUMNS,
     IdentityConfig,
     IdentityResult,
-    _hash_identifier,
-    _mask,
-    _mask_values,
     _match_previous,
     _sort_unique,
+    guard_identifiers,
     resolve_identities,
 )
+from bitrix_omni.normalize import hash_identifier, mask_email, mask_identifiers, mask_phone
+
+
+def _hash_identifier(kind: str, value: str) -> str:
+    return hash_identifier(kind, value)
+
+
+def _mask(kind: str, value: str | None) -> str | None:
+    return mask_identifiers([kind], [value])[0].as_py()
+
 
 # --------------------------------------------------------------------------------------
 # helpers
@@ -697,40 +704,19 @@ def test_hash_identifier_is_sha256_of_kind_and_value() -> None:
         ("email", "iva@mail.ru", "i***@mail.ru"),
         ("email", "i@mail.ru", "i***@mail.ru"),
         ("email", "иван@почта.рф", "ив***@почта.рф"),
-        ("email", "no-at-sign", "n***"),
+        ("email", "no-at-sign", None),  # not an e-mail: mask_email's answer
         ("phone", "+79151234567", "+7915***4567"),
-        ("phone", "+375291234567", "+3752***4567"),
+        ("phone", "+375291234567", "+375291***567"),  # BY: 3-digit country code
+        ("phone", "+70000000000", "+7000***0000"),  # E.164 shape: masked as given
         ("phone", "+12345", "+1***5"),
-        ("phone", "+1", "+***"),
-        ("phone", "89151234567", "8915***4567"),
-        ("phone", "+7\uff19\uff11\uff15", "***"),  # non-ASCII digits
+        ("phone", "+1", "+1***"),
+        ("phone", "89151234567", "+7915***4567"),  # not E.164: mask_phone normalizes
+        ("phone", "+7\uff19\uff11\uff15", None),  # non-ASCII digits: invalid
         ("email", None, None),
     ],
 )
 def test_mask_examples(kind: str, value: str | None, masked: str | None) -> None:
     assert _mask(kind, value) == masked
-
-
-def _reference_mask(kind: str, value: str) -> str:
-    if kind == "email":
-        if "@" not in value:
-            return value[:1] + "***"
-        local, domain = value.rsplit("@", 1)
-        return local[: 2 if len(local) >= 4 else 1] + "***@" + domain
-    if not value.isascii() or (value and not value.lstrip("+").isascii()):
-        return "***"
-    plus = value.startswith("+")
-    digits = value[1:] if plus else value
-    hidden = max(3, math.ceil(0.3 * max(len(digits) - 1, 0)))
-    shown = max(0, len(digits) - hidden)
-    tail = min(4, (shown + 1) // 2)
-    head = shown - tail
-    return (
-        ("+" if plus else "")
-        + digits[:head]
-        + "***"
-        + (digits[len(digits) - tail :] if tail else "")
-    )
 
 
 @given(
@@ -745,10 +731,16 @@ def _reference_mask(kind: str, value: str) -> str:
         max_size=30,
     )
 )
-def test_vectorized_masks_match_reference(rows: list[tuple[str, str]]) -> None:
-    kinds = pa.array([k for k, _ in rows], pa.large_string())
-    values = pa.array([v for _, v in rows], pa.large_string())
-    assert _mask_values(kinds, values).to_pylist() == [_reference_mask(k, v) for k, v in rows]
+def test_identity_masks_are_the_scalar_masks_of_normalized_values(
+    rows: list[tuple[str, str]],
+) -> None:
+    """Masks in evidence/guarded equal normalize.mask_email/mask_phone (one definition)."""
+    from bitrix_omni.normalize import normalize_email, normalize_phone
+
+    normalized = [(k, normalize_email(v) if k == "email" else normalize_phone(v)) for k, v in rows]
+    kept = [(k, v) for k, v in normalized if v is not None]
+    got = mask_identifiers([k for k, _ in kept], [v for _, v in kept]).to_pylist()
+    assert got == [mask_email(v) if k == "email" else mask_phone(v) for k, v in kept]
 
 
 @given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 3), st.integers(0, 7)), max_size=40))
@@ -1067,3 +1059,77 @@ def test_string_and_date_first_seen_are_accepted() -> None:
         3, "first_seen_at", pa.array([None, 18000], pa.date32())
     )
     assert row_of(resolve_identities(table, identifiers, None), "b_user:2")["is_anchor"]
+
+
+# --------------------------------------------------------------------------------------
+# guard-only function and resolution without evidence
+# --------------------------------------------------------------------------------------
+
+
+@PROPERTY_SETTINGS
+@given(worlds())
+def test_guard_identifiers_equals_resolution_guarded(world: dict[str, object]) -> None:
+    guarded = guard_identifiers(
+        world["records"],  # type: ignore[arg-type]
+        world["identifiers"],  # type: ignore[arg-type]
+        world["links"],  # type: ignore[arg-type]
+        world["config"],  # type: ignore[arg-type]
+    )
+    assert list(guarded.columns) == list(GUARDED_COLUMNS)
+    pd.testing.assert_frame_equal(guarded, _run(world).guarded)
+
+
+def test_guard_identifiers_reports_over_shared_and_blocklisted() -> None:
+    records = recs("b_user:1", "b_user:2", "b_user:3", "b_sale_order:4")
+    identifiers = idents(
+        ("b_user:1", "phone", "+70000000000"),
+        ("b_user:2", "phone", "+70000000000"),
+        ("b_user:3", "phone", "+70000000000"),
+        ("b_sale_order:4", "email", "junk@mail.ru"),
+        ("b_user:1", "email", "a@mail.ru"),
+        ("b_sale_order:4", "email", "a@mail.ru"),
+    )
+    links = lnks(("b_sale_order:4", "b_user:3", "b_sale_order.USER_ID"))
+    config = IdentityConfig(max_customers_per_identifier=2, blocklist={"junk@mail.ru"})
+    guarded = guard_identifiers(records, identifiers, links, config)
+    assert guarded[["kind", "identifier_masked", "reason", "distinct_groups", "records"]].to_dict(
+        "records"
+    ) == [
+        {
+            "kind": "email",
+            "identifier_masked": "ju***@mail.ru",
+            "reason": "blocklisted",
+            "distinct_groups": 1,
+            "records": 1,
+        },
+        {
+            "kind": "phone",
+            "identifier_masked": "+7000***0000",
+            "reason": "over_shared",
+            "distinct_groups": 3,
+            "records": 3,
+        },
+    ]
+    assert guarded["identifier_hash"].tolist() == [
+        hash_identifier("email", "junk@mail.ru"),
+        hash_identifier("phone", "+70000000000"),
+    ]
+    with pytest.raises(ValueError, match="record_key"):
+        guard_identifiers(recs("b_user:1", "b_user:1"), identifiers, links, config)
+
+
+@PROPERTY_SETTINGS
+@given(worlds())
+def test_without_evidence_only_evidence_is_empty(world: dict[str, object]) -> None:
+    full = _run(world)
+    lean = resolve_identities(
+        world["records"],  # type: ignore[arg-type]
+        world["identifiers"],  # type: ignore[arg-type]
+        world["links"],  # type: ignore[arg-type]
+        config=world["config"],  # type: ignore[arg-type]
+        with_evidence=False,
+    )
+    assert list(lean.evidence.columns) == list(EVIDENCE_COLUMNS)
+    assert lean.evidence.empty
+    for name in ("identity_map", "guarded", "ledger", "health"):
+        pd.testing.assert_frame_equal(getattr(lean, name), getattr(full, name))

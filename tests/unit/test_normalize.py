@@ -681,3 +681,127 @@ def test_hash_identifier() -> None:
     for kind, value in [("", "x"), ("a:b", "x"), ("email", ""), ("email", None)]:
         with pytest.raises(ValueError):
             hash_identifier(kind, value)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------------------
+# Batch hashing and masking
+# --------------------------------------------------------------------------------------
+
+#: Phones of many countries (1-, 2- and 3-digit country codes) in national and
+#: international formats, plus junk; normalized by the scalar function in the tests.
+_WORLD_PHONES = st.one_of(
+    ru_phone_strings(),
+    st.builds(
+        lambda cc, rest: f"+{cc} {rest}",
+        st.sampled_from(["375", "380", "1", "44", "49", "998", "7", "86", "39", "33", "996"]),
+        st.text("0123456789", min_size=4, max_size=13),
+    ),
+    _JUNK,
+)
+_EMAIL_TEXT = st.one_of(
+    st.from_regex(r"[A-Za-z0-9._%+\-\u0430-\u044f]{1,12}@[a-z\u0430-\u044f\-]{1,8}\.(ru|com|рф)"),
+    st.sampled_from(["Ivan <IVAN@Mail.RU>", "mailto:a@b.ru", "ivan@xn--80a1acny.xn--p1ai"]),
+    st.text(max_size=12),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(["email", "phone"]), st.text(max_size=10)), max_size=8))
+def test_hash_identifiers_equals_scalar(rows: list[tuple[str, str]]) -> None:
+    kinds = [k for k, _ in rows]
+    values = [v for _, v in rows]
+    expected = [hash_identifier(k, v) if v else None for k, v in rows]
+    assert nz.hash_identifiers(kinds, values).to_pylist() == expected
+    usable = [(k, v) for k, v in rows if v]
+    digests = nz.identifier_digests([k for k, _ in usable], [v for _, v in usable])
+    assert [bytes(d).hex() for d in digests] == [hash_identifier(k, v) for k, v in usable]
+
+
+def test_hash_identifiers_inputs_and_errors() -> None:
+    values = pd.Series(["a@b.ru", None, "", "a@b.ru"], dtype="str")
+    out = nz.hash_identifiers(np.array(["email"] * 4, dtype=object), values)
+    assert out.type == pa.large_string()
+    assert out.to_pylist() == [hash_identifier("email", "a@b.ru"), None, None, out[0].as_py()]
+    assert out[0].as_py() == hashlib.sha256(b"email:a@b.ru").hexdigest()
+    assert nz.hash_identifiers([], []).to_pylist() == []
+    with pytest.raises(ValueError, match="kind"):
+        nz.hash_identifiers(["em:ail"], ["x"])
+    with pytest.raises(ValueError, match="kind"):
+        nz.hash_identifiers([""], ["x"])
+    with pytest.raises(ValueError, match="length"):
+        nz.hash_identifiers(["email"], [])
+    with pytest.raises(ValueError, match="empty"):
+        nz.identifier_digests(["email"], [""])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(st.just("email"), _EMAIL_TEXT), st.tuples(st.just("phone"), _WORLD_PHONES)
+        ),
+        max_size=12,
+    ),
+    st.sampled_from(["RU", "BY", "US"]),
+)
+def test_mask_identifiers_equals_scalar_masks_of_normalized_values(
+    rows: list[tuple[str, str]], region: str
+) -> None:
+    """Batch masks of normalized values == mask_email / mask_phone, no parse needed."""
+    normalized = [
+        (k, normalize_email(v) if k == "email" else normalize_phone(v, region)) for k, v in rows
+    ]
+    got = nz.mask_identifiers(
+        [k for k, _ in normalized], [v for _, v in normalized], region
+    ).to_pylist()
+    expected = [
+        None if v is None else (mask_email(v) if k == "email" else mask_phone(v, region))
+        for k, v in normalized
+    ]
+    assert got == expected
+    # ... and equal to the scalar masks of the raw values (which normalize first).
+    raw_expected = [mask_email(v) if k == "email" else mask_phone(v, region) for k, v in rows]
+    assert [g for g, (_, v) in zip(got, normalized, strict=True) if v is not None] == [
+        r for r, (_, v) in zip(raw_expected, normalized, strict=True) if v is not None
+    ]
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "masked"),
+    [
+        ("phone", "+375291234567", "+375291***567"),
+        ("phone", "+79151234567", "+7915***4567"),
+        ("phone", "+12025550123", "+1202***0123"),
+        ("phone", "+4930123456", "+4930***456"),
+        ("phone", "+70000000000", "+7000***0000"),  # E.164 shape: masked as given
+        ("phone", "8 915 123-45-67", "+7915***4567"),  # not normalized: scalar answer
+        ("phone", "+0123", None),
+        ("email", "ivan.petrov@mail.ru", "iv***@mail.ru"),
+        ("email", "иван@почта.рф", "ив***@почта.рф"),
+        ("email", "no-at-sign", None),
+        ("email", "", None),
+        ("email", None, None),
+    ],
+)
+def test_mask_identifiers_examples(kind: str, value: str | None, masked: str | None) -> None:
+    assert nz.mask_identifiers([kind], [value]).to_pylist() == [masked]
+
+
+def test_mask_identifiers_does_not_parse_normalized_phones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_parse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("phonenumbers.parse called")
+
+    monkeypatch.setattr(phonenumbers, "parse", no_parse)
+    values = ["+79151234567", "+375291234567", "+380501234567", "+12025550123", None]
+    out = nz.mask_identifiers(["phone"] * len(values), values).to_pylist()
+    assert out == ["+7915***4567", "+375291***567", "+380501***567", "+1202***0123", None]
+
+
+def test_mask_identifiers_errors() -> None:
+    with pytest.raises(ValueError, match="kind"):
+        nz.mask_identifiers(["fax"], ["+79151234567"])
+    with pytest.raises(ValueError):
+        nz.mask_identifiers(["phone"], ["+79151234567"], "XX")
+    assert nz.mask_identifiers([], []).to_pylist() == []

@@ -1,0 +1,293 @@
+"""End-to-end benchmark of ``dbt build`` on DuckDB (a script, not a test).
+
+For each size it generates a Bitrix export with ``bitrix-omni generate`` (cached under
+``--work``: a second run reuses it), runs ``dbt build`` on a fresh DuckDB file and reports
+the wall time, the CPU time and peak RSS of the dbt process tree (``os.wait4``), raw input
+rows per second and the slowest models from ``target/run_results.json``.
+
+Then an *hourly incremental run*: the export as it looked one hour before the end of the
+data window (rows whose creation time is later are cut, as
+``tests/integration/test_incremental_omni_stats.py`` does) is built on a fresh DuckDB
+file, then ``dbt build`` runs again on the same file with the full export, i.e. one more
+hour of data. The second run's time is reported as a fraction of the full build.
+
+Everything is isolated: the DuckDB file, ``target/`` and ``logs/`` live under ``--work``.
+
+    python bench/bench_dbt_build.py                      # 100k and 1M customers, table
+    python bench/bench_dbt_build.py --customers 100000 --json
+    python bench/bench_dbt_build.py --with-10m           # adds 10M customers (~20 GB CSV)
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+START = dt.date(2024, 1, 1)
+DAYS = 365
+#: Creation-time column per table (server-local text ``YYYY-MM-DD HH:MM:SS``); tables not
+#: listed are copied whole. The same list as the incremental integration test.
+TIME_COLUMNS = {
+    "b_user": "DATE_REGISTER",
+    "b_sale_fuser": "DATE_INSERT",
+    "b_sale_order": "DATE_INSERT",
+    "b_sale_basket": "DATE_INSERT",
+    "b_crm_lead": "DATE_CREATE",
+    "b_crm_contact": "DATE_CREATE",
+    "b_crm_deal": "DATE_CREATE",
+    "b_crm_act": "CREATED",
+    "b_sender_posting_recipient": "DATE_SENT",
+    "b_sender_posting_read": "DATE_INSERT",
+    "b_sender_posting_click": "DATE_INSERT",
+    "bl_email_events": "EVENT_TIME",
+}
+
+
+def generated(work: Path, customers: int, seed: int) -> tuple[Path, dict[str, Any]]:
+    """The export for ``customers`` (generated once, then cached) and its row counts."""
+    data = work / f"data_{customers}_s{seed}"
+    meta = data / "_bench_meta.json"
+    if meta.exists():
+        return data, json.loads(meta.read_text())
+    if data.exists():
+        shutil.rmtree(data)
+    started = time.perf_counter()
+    usage = _run_measured(
+        [
+            sys.executable,
+            "-m",
+            "bitrix_omni.cli",
+            "generate",
+            "--out",
+            str(data),
+            "--customers",
+            str(customers),
+            "--seed",
+            str(seed),
+            "--start",
+            START.isoformat(),
+            "--days",
+            str(DAYS),
+            "--quiet",
+        ],
+        env=dict(os.environ),
+    )
+    counts = {
+        path.stem: _csv_rows(path) for path in sorted(data.glob("*.csv")) if path.stem[0] != "_"
+    }
+    info = {
+        "raw_rows": sum(counts.values()),
+        "tables": counts,
+        "generate_seconds": round(time.perf_counter() - started, 1),
+        "generate_cpu_seconds": usage["cpu_seconds"],
+        "generate_peak_rss_mib": usage["peak_rss_mib"],
+        "bytes_on_disk": sum(p.stat().st_size for p in data.iterdir()),
+    }
+    meta.write_text(json.dumps(info))
+    return data, info
+
+
+def _csv_rows(path: Path) -> int:
+    import duckdb
+
+    return duckdb.sql(
+        f"select count(*) from read_csv('{path}', all_varchar = true, header = true)"
+    ).fetchall()[0][0]
+
+
+def export_until(source: Path, target: Path, cutoff: str) -> Path:
+    """The export as it looked at ``cutoff``: rows created at or after it are not there."""
+    import duckdb
+
+    if (target / "_complete").exists():
+        return target
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    for path in sorted(source.glob("*.csv")):
+        column = TIME_COLUMNS.get(path.stem)
+        if column is None:
+            shutil.copy(path, target / path.name)
+            continue
+        duckdb.execute(
+            f"""
+            copy (
+                select * from read_csv('{path}', all_varchar = true, header = true)
+                where coalesce(trim("{column}"), '') = '' or "{column}" < '{cutoff}'
+            ) to '{target / path.name}' (header, delimiter ',')
+            """
+        )
+    (target / "_complete").touch()
+    return target
+
+
+def _run_measured(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> dict[str, Any]:
+    """Run ``cmd``; wall and CPU seconds and peak RSS of it and its children, output tail."""
+    started = time.perf_counter()
+    with open(os.devnull, "w") as sink:
+        proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=sink)
+        assert proc.stdout is not None
+        tail = proc.stdout.read()[-4000:].decode(errors="replace")
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[:3])} failed ({proc.returncode}):\n{tail}")
+    return {
+        "seconds": round(time.perf_counter() - started, 1),
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
+        # ru_maxrss of wait4 is the largest single process of the tree, in KiB.
+        "peak_rss_mib": usage.ru_maxrss >> 10,
+    }
+
+
+def dbt_build(data: Path, run_dir: Path, fresh: bool = True) -> dict[str, Any]:
+    """``dbt build`` with everything under ``run_dir``; timings and the slowest models."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    database = run_dir / "warehouse.duckdb"
+    if fresh:
+        for stale in (database, run_dir / "warehouse.duckdb.wal"):
+            stale.unlink(missing_ok=True)
+    env = {
+        **os.environ,
+        "BITRIX_DATA_DIR": str(data),
+        "BITRIX_OMNI_DUCKDB_PATH": str(database),
+        "BITRIX_OMNI_TARGET": "dev",
+        "DBT_PROFILES_DIR": str(PROJECT_DIR),
+        "DBT_TARGET_PATH": str(run_dir / "target"),
+        "DBT_LOG_PATH": str(run_dir / "logs"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    dbt = shutil.which("dbt", path=str(Path(sys.executable).parent)) or "dbt"
+    usage = _run_measured([dbt, "build"], env=env, cwd=PROJECT_DIR)
+    results = json.loads((run_dir / "target" / "run_results.json").read_text())
+    models = sorted(
+        (
+            (r["execution_time"], r["unique_id"].split(".", 2)[-1])
+            for r in results["results"]
+            if r["unique_id"].startswith("model.")
+        ),
+        reverse=True,
+    )
+    return {
+        **usage,
+        "dbt_elapsed_seconds": round(results["elapsed_time"], 1),
+        "top_models": [{"model": name, "seconds": round(t, 2)} for t, name in models[:15]],
+    }
+
+
+def run_size(work: Path, customers: int, seed: int, incremental: bool) -> dict[str, Any]:
+    data, info = generated(work, customers, seed)
+    full = dbt_build(data, work / f"run_{customers}_full")
+    row: dict[str, Any] = {
+        "customers": customers,
+        **info,
+        "full_build": full,
+        "raw_rows_per_second": round(info["raw_rows"] / full["seconds"]),
+    }
+    if incremental:
+        end = dt.datetime.combine(START + dt.timedelta(days=DAYS), dt.time())
+        cutoff = (end - dt.timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S")
+        early = export_until(data, work / f"data_{customers}_s{seed}_until_last_hour", cutoff)
+        run_dir = work / f"run_{customers}_incremental"
+        first = dbt_build(early, run_dir)
+        try:
+            second = dbt_build(data, run_dir, fresh=False)
+        except RuntimeError as err:  # reported, not hidden: the table says "failed"
+            row["incremental"] = {"cutoff": cutoff, "error": str(err)[-1500:]}
+            return row
+        row["incremental"] = {
+            "cutoff": cutoff,
+            "new_raw_rows": info["raw_rows"]
+            - sum(_csv_rows(p) for p in early.glob("b_*.csv"))
+            - sum(_csv_rows(p) for p in early.glob("bl_*.csv")),
+            "first_build_seconds": first["seconds"],
+            "hourly_run": second,
+            "fraction_of_full_build": round(second["seconds"] / full["seconds"], 2),
+        }
+    return row
+
+
+def _machine() -> dict[str, Any]:
+    return {
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "machine": platform.machine(),
+    }
+
+
+def _print(rows: list[dict[str, Any]]) -> None:
+    print(f"machine: {_machine()}")
+    head = [
+        "customers",
+        "raw rows",
+        "build s",
+        "cpu s",
+        "peak MiB",
+        "rows/s",
+        "hourly s",
+        "hourly/full",
+    ]
+    print(" | ".join(f"{h:>11}" for h in head))
+    for row in rows:
+        inc = row.get("incremental", {})
+        if "error" in inc:
+            inc = {"hourly_run": {"seconds": "failed"}, "fraction_of_full_build": ""}
+        cells = [
+            f"{row['customers']:,}",
+            f"{row['raw_rows']:,}",
+            row["full_build"]["seconds"],
+            row["full_build"]["cpu_seconds"],
+            f"{row['full_build']['peak_rss_mib']:,}",
+            f"{row['raw_rows_per_second']:,}",
+            inc.get("hourly_run", {}).get("seconds", ""),
+            inc.get("fraction_of_full_build", ""),
+        ]
+        print(" | ".join(f"{c!s:>11}" for c in cells))
+    for row in rows:
+        print(f"\nslowest models, {row['customers']:,} customers (seconds):")
+        for model in row["full_build"]["top_models"]:
+            print(f"  {model['seconds']:>8}  {model['model']}")
+        if "hourly_run" in row.get("incremental", {}):
+            print(f"slowest models of the hourly run, {row['customers']:,} customers:")
+            for model in row["incremental"]["hourly_run"]["top_models"][:5]:
+                print(f"  {model['seconds']:>8}  {model['model']}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--customers", type=int, nargs="+", default=[100_000, 1_000_000], help="sizes"
+    )
+    parser.add_argument("--with-10m", action="store_true", help="also 10M customers")
+    parser.add_argument(
+        "--work", type=Path, default=Path("/tmp/bitrix_omni_bench"), help="cache and runs"
+    )
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--no-incremental", action="store_true", help="full builds only")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    args = parser.parse_args(argv)
+    sizes = list(args.customers) + ([10_000_000] if args.with_10m else [])
+    rows = []
+    for customers in sizes:
+        rows.append(run_size(args.work, customers, args.seed, not args.no_incremental))
+        print(f"done {customers:,} customers", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"machine": _machine(), "sizes": rows}, indent=2))
+    else:
+        _print(rows)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

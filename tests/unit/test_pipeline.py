@@ -1,0 +1,184 @@
+"""Tests of bitrix_omni.pipeline: the functions the dbt Python models call."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bitrix_omni import pipeline
+from bitrix_omni.identity import IdentityConfig, guard_identifiers, resolve_identities
+from bitrix_omni.normalize import (
+    hash_identifier,
+    mask_email,
+    mask_phone,
+    normalize_email,
+    normalize_phone,
+)
+
+RAW_VALUES = [
+    "Ivan@Mail.ru",
+    " ivan@mail.ru ",
+    "noemail@mail.ru",
+    "иван@почта.рф",
+    "8 (915) 123-45-67",
+    "+375 29 123-45-67",
+    "+7 000 000 00 00",
+    "not a phone",
+    "",
+    None,
+]
+
+
+def _identifiers(rows: list[tuple[str, str, str | None]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [(key, kind, value, f"test.{kind.upper()}") for key, kind, value in rows],
+        columns=["record_key", "identifier_kind", "value_raw", "evidence"],
+    )
+
+
+def _reference(frame: pd.DataFrame, region: str) -> pd.DataFrame:
+    """The scalar functions row by row: what normalize_identifiers must return."""
+    out = []
+    for key, kind, raw, evidence in frame.itertuples(index=False):
+        value = normalize_email(raw) if kind == "email" else normalize_phone(raw, region)
+        out.append(
+            (
+                key,
+                kind,
+                evidence,
+                value,
+                None if value is None else hash_identifier(kind, value),
+                None
+                if value is None
+                else (mask_email(value) if kind == "email" else mask_phone(value, region)),
+                value is not None,
+            )
+        )
+    return pd.DataFrame(out, columns=list(pipeline.NORMALIZED_IDENTIFIER_COLUMNS))
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["b_user:1", "b_user:2", "b_crm_lead:3"]),
+            st.sampled_from(["email", "phone"]),
+            st.sampled_from(RAW_VALUES),
+        ),
+        max_size=15,
+    ),
+    st.sampled_from(["RU", "BY"]),
+)
+def test_normalize_identifiers_equals_scalar_functions(
+    rows: list[tuple[str, str, str | None]], region: str
+) -> None:
+    frame = _identifiers(rows)
+    got = pipeline.normalize_identifiers(frame, region)
+    expected = _reference(frame, region)
+    assert list(got.columns) == list(pipeline.NORMALIZED_IDENTIFIER_COLUMNS)
+    assert got["is_valid"].dtype == bool
+    for column in got.columns:
+        assert _plain(got[column]) == _plain(expected[column]), column
+
+
+def _plain(column: pd.Series) -> list[object]:
+    """Values with every missing marker (None, NaN) as None."""
+    return [None if v is None or v != v else v for v in column.tolist()]
+
+
+def test_normalize_identifiers_empty() -> None:
+    got = pipeline.normalize_identifiers(_identifiers([]))
+    assert got.empty
+    assert list(got.columns) == list(pipeline.NORMALIZED_IDENTIFIER_COLUMNS)
+
+
+def _world() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    keys = [f"b_user:{i}" for i in range(8)] + [f"b_sale_order:{i}" for i in range(8)]
+    records = pd.DataFrame(
+        {
+            "record_key": keys,
+            "source_table": [k.split(":")[0] for k in keys],
+            "source_id": [int(k.split(":")[1]) for k in keys],
+            "first_seen_at": pd.to_datetime("2024-01-01")
+            + pd.to_timedelta(np.arange(len(keys)), unit="h"),
+            "last_seen_at": pd.to_datetime("2024-02-01"),
+        }
+    )
+    rows = [(f"b_user:{i}", "phone", "8 (915) 123-45-67") for i in range(7)]  # over-shared
+    rows += [(f"b_sale_order:{i}", "email", f"Buyer{i % 3}@mail.ru") for i in range(8)]
+    rows += [("b_user:0", "email", "junk@mail.ru"), ("b_user:1", "email", "junk@mail.ru")]
+    identifiers = pipeline.normalize_identifiers(_identifiers(rows))
+    links = pd.DataFrame(
+        {
+            "record_key": [f"b_sale_order:{i}" for i in range(8)],
+            "other_record_key": [f"b_user:{i}" for i in range(8)],
+            "evidence": "b_sale_order.USER_ID",
+        }
+    )
+    return records, identifiers, links
+
+
+def test_guarded_identifiers_equals_resolution_guarded() -> None:
+    records, identifiers, links = _world()
+    blocklist = frozenset({"junk@mail.ru"})
+    guarded = pipeline.guarded_identifiers(identifiers, links, records, blocklist, 5)
+    result = pipeline.resolve(records, identifiers, links, blocklist, 5)
+    expected = result.guarded.rename(columns={"kind": "identifier_kind"})
+    pd.testing.assert_frame_equal(guarded, expected)
+    assert set(guarded["reason"]) == {"blocklisted", "over_shared"}
+
+
+def test_resolve_skips_evidence_but_keeps_everything_else() -> None:
+    records, identifiers, links = _world()
+    result = pipeline.resolve(records, identifiers, links, frozenset(), 5)
+    assert result.evidence.empty
+    valid = identifiers[identifiers["is_valid"]]
+    full = resolve_identities(
+        records[["record_key", "source_table", "source_id", "first_seen_at"]],
+        pd.DataFrame(
+            {
+                "record_key": valid["record_key"],
+                "kind": valid["identifier_kind"],
+                "value": valid["identifier_value"],
+                "evidence": valid["evidence"],
+            }
+        ),
+        links,
+        config=IdentityConfig(max_customers_per_identifier=5),
+    )
+    assert not full.evidence.empty
+    pd.testing.assert_frame_equal(result.identity_map, full.identity_map)
+    pd.testing.assert_frame_equal(
+        result.guarded,
+        guard_identifiers(
+            records,
+            valid.rename(columns={"identifier_kind": "kind", "identifier_value": "value"}),
+            links,
+            IdentityConfig(max_customers_per_identifier=5),
+        ),
+    )
+
+
+def test_normalize_addresses_hashes_like_identifiers() -> None:
+    got = pipeline.normalize_addresses(
+        [pd.Series(["Ivan@Mail.ru", None, "bad"]), pd.Series(["ivan@mail.ru", ""])]
+    )
+    assert got["address_raw"].tolist() == ["Ivan@Mail.ru", "bad", "ivan@mail.ru"]
+    assert _plain(got["email"]) == ["ivan@mail.ru", None, "ivan@mail.ru"]
+    digest = hash_identifier("email", "ivan@mail.ru")
+    assert _plain(got["email_hash"]) == [digest, None, digest]
+
+
+@pytest.mark.parametrize("empty", [True, False])
+def test_normalized_blocklist(empty: bool) -> None:
+    seed = pd.DataFrame(
+        {
+            "identifier_kind": [] if empty else [" Email", "PHONE", "phone"],
+            "identifier_value": [] if empty else ["JUNK@mail.ru", "8 (900) 000-00-01", "x"],
+        }
+    )
+    expected = frozenset() if empty else frozenset({"junk@mail.ru", "+79000000001"})
+    assert pipeline.normalized_blocklist(seed) == expected
