@@ -66,8 +66,9 @@
     jsonb_object_agg({{ key }}, {{ value }})
 {%- endmacro %}
 
+{#- keys in order, so the text is the same on every run (json_group_object keeps input order) -#}
 {% macro duckdb__json_object_agg(key, value) %}
-    json_group_object({{ key }}, {{ value }} order by {{ key }})
+    to_json(map(list({{ key }} order by {{ key }}), list({{ value }} order by {{ key }})))
 {%- endmacro %}
 
 
