@@ -32,25 +32,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bitrix_omni.exports import export_until
+
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 START = dt.date(2024, 1, 1)
 DAYS = 365
-#: Creation-time column per table (server-local text ``YYYY-MM-DD HH:MM:SS``); tables not
-#: listed are copied whole. The same list as the incremental integration test.
-TIME_COLUMNS = {
-    "b_user": "DATE_REGISTER",
-    "b_sale_fuser": "DATE_INSERT",
-    "b_sale_order": "DATE_INSERT",
-    "b_sale_basket": "DATE_INSERT",
-    "b_crm_lead": "DATE_CREATE",
-    "b_crm_contact": "DATE_CREATE",
-    "b_crm_deal": "DATE_CREATE",
-    "b_crm_act": "CREATED",
-    "b_sender_posting_recipient": "DATE_SENT",
-    "b_sender_posting_read": "DATE_INSERT",
-    "b_sender_posting_click": "DATE_INSERT",
-    "bl_email_events": "EVENT_TIME",
-}
 
 
 def generated(work: Path, customers: int, seed: int) -> tuple[Path, dict[str, Any]]:
@@ -103,32 +89,6 @@ def _csv_rows(path: Path) -> int:
     return duckdb.sql(
         f"select count(*) from read_csv('{path}', all_varchar = true, header = true)"
     ).fetchall()[0][0]
-
-
-def export_until(source: Path, target: Path, cutoff: str) -> Path:
-    """The export as it looked at ``cutoff``: rows created at or after it are not there."""
-    import duckdb
-
-    if (target / "_complete").exists():
-        return target
-    if target.exists():
-        shutil.rmtree(target)
-    target.mkdir(parents=True)
-    for path in sorted(source.glob("*.csv")):
-        column = TIME_COLUMNS.get(path.stem)
-        if column is None:
-            shutil.copy(path, target / path.name)
-            continue
-        duckdb.execute(
-            f"""
-            copy (
-                select * from read_csv('{path}', all_varchar = true, header = true)
-                where coalesce(trim("{column}"), '') = '' or "{column}" < '{cutoff}'
-            ) to '{target / path.name}' (header, delimiter ',')
-            """
-        )
-    (target / "_complete").touch()
-    return target
 
 
 def _run_measured(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> dict[str, Any]:
