@@ -9,12 +9,8 @@ identity_map as (
     select * from {{ ref('int_identity__current_map') }}
 ),
 
-identifiers as (
-    select * from {{ ref('int_identity__normalized_identifiers') }}
-),
-
-guarded as (
-    select * from {{ ref('int_identity__guarded_identifiers') }}
+usable_identifiers as (
+    select * from {{ ref('int_identity__usable_identifiers') }}
 ),
 
 customer_spans as (
@@ -72,28 +68,19 @@ fuser_lists as (
 -- carried by most records; then the most recent
 usable_values as (
     select
-        identity_map.customer_uuid,
-        identifiers.identifier_kind,
-        identifiers.identifier_value,
+        customer_uuid,
+        identifier_kind,
+        identifier_value,
         min(
             case
-                when identifiers.evidence like 'b_user.%' then 1
-                when identifiers.evidence like 'b_crm_field_multi.%' then 2
+                when evidence like 'b_user.%' then 1
+                when evidence like 'b_crm_field_multi.%' then 2
                 else 3
             end
         ) as source_priority,
-        count(distinct identifiers.record_key) as carrying_records,
-        max(identity_map.last_seen_at) as last_seen_at
-    from identifiers
-    inner join identity_map
-        on identifiers.record_key = identity_map.record_key
-    left join guarded
-        on
-            identifiers.identifier_kind = guarded.identifier_kind
-            and identifiers.identifier_hash = guarded.identifier_hash
-    where
-        identifiers.is_valid
-        and guarded.identifier_hash is null
+        count(distinct record_key) as carrying_records,
+        max(last_seen_at) as last_seen_at
+    from usable_identifiers
     group by 1, 2, 3
 ),
 

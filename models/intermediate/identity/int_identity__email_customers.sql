@@ -6,33 +6,16 @@
 -#}
 with
 
-identifiers as (
-    select * from {{ ref('int_identity__normalized_identifiers') }}
-),
-
-guarded as (
-    select * from {{ ref('int_identity__guarded_identifiers') }}
-),
-
-identity_map as (
-    select * from {{ ref('int_identity__current_map') }}
+usable_identifiers as (
+    select * from {{ ref('int_identity__usable_identifiers') }}
 ),
 
 email_owners as (
     select distinct
-        identifiers.identifier_hash as email_hash,
-        identity_map.customer_uuid
-    from identifiers
-    inner join identity_map
-        on identifiers.record_key = identity_map.record_key
-    left join guarded
-        on
-            identifiers.identifier_kind = guarded.identifier_kind
-            and identifiers.identifier_hash = guarded.identifier_hash
-    where
-        identifiers.identifier_kind = 'email'
-        and identifiers.is_valid
-        and guarded.identifier_hash is null
+        identifier_hash as email_hash,
+        customer_uuid
+    from usable_identifiers
+    where identifier_kind = 'email'
 ),
 
 unambiguous as (

@@ -15,12 +15,8 @@ contact_fields as (
     select * from {{ ref('stg_bitrix__crm_contact_fields') }}
 ),
 
-normalized_identifiers as (
-    select * from {{ ref('int_identity__normalized_identifiers') }}
-),
-
-guarded_identifiers as (
-    select * from {{ ref('int_identity__guarded_identifiers') }}
+usable_identifiers as (
+    select * from {{ ref('int_identity__usable_identifiers') }}
 ),
 
 contacts as (
@@ -88,23 +84,6 @@ unlinked_contacts as (
     left join correctly_linked
         on contact_links.contact_id = correctly_linked.contact_id
     where correctly_linked.contact_id is null
-),
-
--- e-mails and phones the graph used (valid, not guarded)
-usable_identifiers as (
-    select distinct
-        normalized_identifiers.record_key,
-        normalized_identifiers.identifier_kind,
-        normalized_identifiers.identifier_hash,
-        normalized_identifiers.identifier_masked
-    from normalized_identifiers
-    left join guarded_identifiers
-        on
-            normalized_identifiers.identifier_kind = guarded_identifiers.identifier_kind
-            and normalized_identifiers.identifier_hash = guarded_identifiers.identifier_hash
-    where
-        normalized_identifiers.is_valid
-        and guarded_identifiers.identifier_hash is null
 ),
 
 shared_identifiers as (
