@@ -40,30 +40,15 @@ orders as (
         and source_table = 'b_sale_order'
 ),
 
--- guard: one row per touchpoint_id even if the timeline repeats a touch (an
--- activity bound to a contact and a lead of one customer once did)
-ranked_marketing_touches as (
-    select
-        touchpoint_id,
-        customer_uuid,
-        occurred_at as touchpoint_at,
-        channel,
-        row_number() over (
-            partition by touchpoint_id
-            order by occurred_at, channel
-        ) as duplicate_rank
-    from touchpoints
-    where is_marketing_touch
-),
-
+-- touchpoint_id is unique in the timeline (tested there)
 marketing_touches as (
     select
         touchpoint_id,
         customer_uuid,
-        touchpoint_at,
+        occurred_at as touchpoint_at,
         channel
-    from ranked_marketing_touches
-    where duplicate_rank = 1
+    from touchpoints
+    where is_marketing_touch
 ),
 
 window_touches as (
