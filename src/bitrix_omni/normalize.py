@@ -51,6 +51,7 @@ __all__ = [
     "EMAIL_RESERVED_DOMAINS",
     "EMAIL_RESERVED_TLDS",
     "PHONE_FAST_PATH_REGIONS",
+    "as_large_strings",
     "extract_phones",
     "hash_identifier",
     "hash_identifiers",
@@ -804,7 +805,7 @@ _E164_SHAPE: Final = r"^\+[1-9][0-9]*$"
 _EMAIL_SHAPE: Final = r"^[^@]+@[^@]+$"
 
 
-def _large_strings(values: Any) -> pa.LargeStringArray:
+def as_large_strings(values: Any) -> pa.LargeStringArray:
     """Any column-like input as one contiguous ``large_string`` array (NaN -> null)."""
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks() if values.num_chunks else pa.array([], pa.string())
@@ -830,7 +831,7 @@ def _distinct_identifiers(
     Raises ``ValueError`` for columns of different lengths and, like
     :func:`hash_identifier`, for an empty kind or one containing ``:``.
     """
-    kinds, values = _large_strings(kinds), _large_strings(values)
+    kinds, values = as_large_strings(kinds), as_large_strings(values)
     if len(kinds) != len(values):
         raise ValueError(f"kinds and values differ in length: {len(kinds)} != {len(values)}")
     usable = pc.and_(pc.is_valid(values), pc.not_equal(values, pa.scalar("", values.type)))
@@ -887,7 +888,7 @@ def identifier_digests(kinds: Any, values: Any) -> np.ndarray:
     (identity resolution numbers identifiers by hash). One hashlib call per row: pass
     distinct values. Every value must be a non-empty string (``ValueError`` otherwise).
     """
-    kinds, values = _large_strings(kinds), _large_strings(values)
+    kinds, values = as_large_strings(kinds), as_large_strings(values)
     if len(kinds) != len(values):
         raise ValueError(f"kinds and values differ in length: {len(kinds)} != {len(values)}")
     _check_kinds(kinds)
@@ -907,7 +908,7 @@ def hash_identifiers(kinds: Any, values: Any) -> pa.LargeStringArray:
     is; an invalid kind raises ``ValueError``. Each distinct (kind, value) is hashed
     once. Returns a ``large_string`` array.
     """
-    kinds = _large_strings(kinds)
+    kinds = as_large_strings(kinds)
     _check_kinds(pc.drop_null(kinds))
     uniques, _, _, indices = _distinct_identifiers(kinds, values)
     return _hex_digests(_sha256_digests(uniques)).take(indices)
@@ -1008,7 +1009,7 @@ def mask_identifiers(kinds: Any, values: Any, default_region: str = "RU") -> pa.
     distinct (kind, value) is masked once. Returns a ``large_string`` array.
     """
     region = _check_region(default_region)
-    kinds = _large_strings(kinds)
+    kinds = as_large_strings(kinds)
     _check_kinds(pc.drop_null(kinds))
     _, u_kinds, u_values, indices = _distinct_identifiers(kinds, values)
     if len(u_kinds) == 0:

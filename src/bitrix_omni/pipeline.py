@@ -58,7 +58,7 @@ def normalize_identifiers(identifiers: pd.DataFrame, default_region: str = "RU")
     Columnar throughout (pyarrow): each distinct raw value is normalized once, each
     distinct (kind, value) hashed once, masks are cut without re-parsing the phones.
     """
-    kinds = normalize._large_strings(identifiers["identifier_kind"])
+    kinds = normalize.as_large_strings(identifiers["identifier_kind"])
     raw = identifiers["value_raw"]
     raw = raw.to_numpy(dtype=object) if isinstance(raw, pd.Series) else np.asarray(raw)
     values = pa.nulls(len(kinds), pa.large_string())
@@ -76,9 +76,9 @@ def normalize_identifiers(identifiers: pd.DataFrame, default_region: str = "RU")
         values = pc.replace_with_mask(values, select, normalized.cast(pa.large_string()))
     table = pa.table(
         {
-            "record_key": normalize._large_strings(identifiers["record_key"]),
+            "record_key": normalize.as_large_strings(identifiers["record_key"]),
             "identifier_kind": kinds,
-            "evidence": normalize._large_strings(identifiers["evidence"]),
+            "evidence": normalize.as_large_strings(identifiers["evidence"]),
             "identifier_value": values,
             "identifier_hash": normalize.hash_identifiers(kinds, values),
             "identifier_masked": normalize.mask_identifiers(kinds, values, default_region),
