@@ -48,9 +48,11 @@ format: setup ## apply ruff format and sqlfluff fix
 docs: setup ## build the dbt docs site into target/
 	$(DBT) docs generate
 
-bench: setup ## run the benchmarks (prints figures)
-	$(BIN)/python bench/bench_identity.py
+bench: setup ## run the benchmarks (prints figures; see docs/performance.md)
 	$(BIN)/python bench/bench_normalize.py
+	$(BIN)/python bench/bench_identity.py
+	$(BIN)/python bench/bench_dbt_build.py --customers 100000
+	$(BIN)/python bench/accuracy.py
 
 clean: ## remove build outputs (keeps .venv)
 	rm -rf target logs dbt_packages
