@@ -108,6 +108,33 @@ def normalized_blocklist(blocklist: pd.DataFrame, default_region: str = "RU") ->
     return frozenset(normalized.loc[normalized["is_valid"], "identifier_value"])
 
 
+def _identity_inputs(
+    records: pd.DataFrame,
+    normalized_identifiers: pd.DataFrame,
+    links: pd.DataFrame,
+    blocklist: frozenset[str],
+    max_customers_per_identifier: int,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, IdentityConfig]:
+    """The dbt inputs in the shape of :mod:`bitrix_omni.identity` (valid identifiers only)."""
+    valid = normalized_identifiers[normalized_identifiers["is_valid"]]
+    return (
+        records[["record_key", "source_table", "source_id", "first_seen_at"]],
+        pd.DataFrame(
+            {
+                "record_key": valid["record_key"],
+                "kind": valid["identifier_kind"],
+                "value": valid["identifier_value"],
+                "evidence": valid["evidence"],
+            }
+        ),
+        links[["record_key", "other_record_key", "evidence"]],
+        IdentityConfig(
+            max_customers_per_identifier=int(max_customers_per_identifier),
+            blocklist=blocklist,
+        ),
+    )
+
+
 def resolve(
     records: pd.DataFrame,
     normalized_identifiers: pd.DataFrame,
@@ -121,25 +148,10 @@ def resolve(
     ``evidence`` is not built (the dbt project derives it in SQL): the result's
     ``evidence`` frame is empty.
     """
-    valid = normalized_identifiers[normalized_identifiers["is_valid"]]
-    return resolve_identities(
-        records[["record_key", "source_table", "source_id", "first_seen_at"]],
-        pd.DataFrame(
-            {
-                "record_key": valid["record_key"],
-                "kind": valid["identifier_kind"],
-                "value": valid["identifier_value"],
-                "evidence": valid["evidence"],
-            }
-        ),
-        links[["record_key", "other_record_key", "evidence"]],
-        previous,
-        IdentityConfig(
-            max_customers_per_identifier=int(max_customers_per_identifier),
-            blocklist=blocklist,
-        ),
-        with_evidence=False,
+    records, identifiers, links, config = _identity_inputs(
+        records, normalized_identifiers, links, blocklist, max_customers_per_identifier
     )
+    return resolve_identities(records, identifiers, links, previous, config, with_evidence=False)
 
 
 def registry_frame(
@@ -184,22 +196,8 @@ def guarded_identifiers(
     The guard step alone (:func:`bitrix_omni.identity.guard_identifiers`): the same frame
     as ``resolve(...).guarded`` without resolving the whole graph.
     """
-    valid = identifiers[identifiers["is_valid"]]
     guarded = guard_identifiers(
-        records[["record_key", "source_table", "source_id", "first_seen_at"]],
-        pd.DataFrame(
-            {
-                "record_key": valid["record_key"],
-                "kind": valid["identifier_kind"],
-                "value": valid["identifier_value"],
-                "evidence": valid["evidence"],
-            }
-        ),
-        links[["record_key", "other_record_key", "evidence"]],
-        IdentityConfig(
-            max_customers_per_identifier=int(max_customers_per_identifier),
-            blocklist=blocklist,
-        ),
+        *_identity_inputs(records, identifiers, links, blocklist, max_customers_per_identifier)
     )
     return guarded.rename(columns={"kind": "identifier_kind"})
 
