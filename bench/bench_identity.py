@@ -195,15 +195,12 @@ def _baseline_edges(folder: Path) -> None:
     import pyarrow.parquet as pq
 
     from bitrix_omni import pipeline
-    from bitrix_omni.frames import to_pandas
 
     records = pq.read_table(folder / "records.parquet")
-    ids = pipeline.normalize_identifiers(to_pandas(pq.read_table(folder / "identifiers.parquet")))
+    ids = pipeline.normalize_identifiers(pq.read_table(folder / "identifiers.parquet"))
     links = pq.read_table(folder / "links.parquet")
-    guarded = pipeline.guarded_identifiers(
-        ids, to_pandas(links), to_pandas(records), frozenset(), 5
-    )
-    valid = pa.Table.from_pandas(ids[ids["is_valid"]], preserve_index=False)
+    guarded = pipeline.guarded_identifiers(ids, links, records, frozenset(), 5)
+    valid = ids.filter(ids["is_valid"])
     keep = pc.invert(
         pc.is_in(valid["identifier_hash"], value_set=pa.array(guarded["identifier_hash"]))
     )
@@ -250,16 +247,23 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _sorted_records(records):  # type: ignore[no-untyped-def]
+    """Records in record_key order, as int_identity__records stores them."""
+    import pyarrow.compute as pc
+
+    return records.take(pc.sort_indices(records, sort_keys=[("record_key", "ascending")]))
+
+
 def _measure_identity(folder: Path) -> dict[str, float]:
-    """The identity step as the dbt models run it, on frames as the adapters give them."""
+    """The identity step as the dbt models run it, on the Arrow tables they read."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from bitrix_omni import pipeline
-    from bitrix_omni.frames import to_pandas
 
-    records = to_pandas(pq.read_table(folder / "records.parquet"))
-    raw_ids = to_pandas(pq.read_table(folder / "identifiers.parquet"))
-    links = to_pandas(pq.read_table(folder / "links.parquet"))
+    records = _sorted_records(pq.read_table(folder / "records.parquet"))
+    raw_ids = pq.read_table(folder / "identifiers.parquet")
+    links = pq.read_table(folder / "links.parquet")
     baseline = _rss_now()
     c0, t0 = _cpu(), time.perf_counter()
     ids = pipeline.normalize_identifiers(raw_ids)
@@ -270,32 +274,35 @@ def _measure_identity(folder: Path) -> dict[str, float]:
     guarded = pipeline.guarded_identifiers(ids, links, records, frozenset(), 5)
     c3, t3 = _cpu(), time.perf_counter()
     health = first.health.iloc[0].to_dict()
-    previous = first.identity_map[["record_key", "customer_uuid"]]
+    previous = pa.Table.from_pandas(
+        first.identity_map[["record_key", "customer_uuid"]], preserve_index=False
+    )
     del first
 
     # Second run: 1% new records (new orders of known e-mails) and the previous map.
-    k = max(len(records) // 100, 1)
-    new_keys = [f"b_sale_order:new{i}" for i in range(k)]
-    records2 = pd_concat(
-        records,
+    k = max(records.num_rows // 100, 1)
+    new_keys = pa.array([f"b_sale_order:new{i}" for i in range(k)], pa.large_string())
+    new_records = pa.table(
         {
             "record_key": new_keys,
-            "source_table": ["b_sale_order"] * k,
-            "source_id": [str(i) for i in range(k)],
-            "first_seen_at": [None] * k,
-        },
+            "source_table": pa.array(["b_sale_order"] * k, pa.large_string()),
+            "source_id": pa.array([str(i) for i in range(k)], pa.large_string()),
+            "first_seen_at": pa.nulls(k, records.schema.field("first_seen_at").type),
+        }
     )
-    new_ids = ids.head(k).copy()
-    new_ids["record_key"] = new_keys
-    ids2 = pd_concat(ids, new_ids)
+    records2 = _sorted_records(
+        pa.concat_tables([records, new_records], promote_options="permissive")
+    )
+    new_ids = ids.slice(0, k).set_column(0, "record_key", new_keys)
+    ids2 = pa.concat_tables([ids, new_ids])
     t4 = time.perf_counter()
     second = pipeline.resolve(records2, ids2, links, frozenset(), 5, previous=previous)
     t_second = time.perf_counter() - t4
     h2 = second.health.iloc[0].to_dict()
     return {
         "records": int(health["records"]),
-        "identifier_rows": len(raw_ids),
-        "link_rows": len(links),
+        "identifier_rows": raw_ids.num_rows,
+        "link_rows": links.num_rows,
         "customers": int(health["customers"]),
         "largest_customer_records": int(health["largest_customer_records"]),
         "identifiers_over_shared": int(health["identifiers_over_shared"]),
@@ -313,12 +320,6 @@ def _measure_identity(folder: Path) -> dict[str, float]:
         "rss_inputs_bytes": baseline,
         "peak_rss_bytes": peak_step,
     }
-
-
-def pd_concat(frame, extra):  # type: ignore[no-untyped-def]
-    import pandas as pd
-
-    return pd.concat([frame, pd.DataFrame(extra)], ignore_index=True)
 
 
 def _measure_scipy(folder: Path) -> dict[str, float]:

@@ -4,17 +4,15 @@ E-mail campaign events carry an address, not a record id. Normalizing those addr
 same way as identity identifiers lets the journey find the customer behind each event.
 """
 
-from bitrix_omni.frames import to_pandas
+import pyarrow.compute as pc
+
+from bitrix_omni.frames import to_arrow
 from bitrix_omni.pipeline import normalize_addresses
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    sender_contacts = to_pandas(dbt.ref("stg_bitrix__sender_contacts"))
-    email_events = to_pandas(dbt.ref("stg_bitrix__email_events"))
-    return normalize_addresses(
-        [
-            sender_contacts.loc[sender_contacts["contact_type_id"] == 1, "address_raw"],
-            email_events["email_raw"],
-        ]
-    )
+    contacts = to_arrow(dbt.ref("stg_bitrix__sender_contacts"))
+    events = to_arrow(dbt.ref("stg_bitrix__email_events"))
+    is_email = pc.fill_null(pc.equal(contacts["contact_type_id"], 1), False)
+    return normalize_addresses([contacts.filter(is_email)["address_raw"], events["email_raw"]])

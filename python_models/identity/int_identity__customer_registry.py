@@ -6,7 +6,7 @@ customer_uuids stable when customers merge or split, so they survive `--full-ref
 
 from datetime import datetime, timezone
 
-from bitrix_omni.frames import to_pandas
+from bitrix_omni.frames import to_arrow
 from bitrix_omni.pipeline import normalized_blocklist, registry_frame, resolve
 
 
@@ -20,11 +20,11 @@ def model(dbt, session):
     region = dbt.config.get("phone_default_region")
     cap = dbt.config.get("max_customers_per_identifier")
 
-    records = to_pandas(dbt.ref("int_identity__records"))
-    identifiers = to_pandas(dbt.ref("int_identity__normalized_identifiers"))
-    links = to_pandas(dbt.ref("int_identity__links"))
-    blocklist = normalized_blocklist(to_pandas(dbt.ref("identity_blocklist")), region)
-    previous = to_pandas(session.sql(f"select * from {dbt.this}")) if dbt.is_incremental else None
+    records = to_arrow(dbt.ref("int_identity__records"))
+    identifiers = to_arrow(dbt.ref("int_identity__normalized_identifiers"))
+    links = to_arrow(dbt.ref("int_identity__links"))
+    blocklist = normalized_blocklist(to_arrow(dbt.ref("identity_blocklist")), region)
+    previous = to_arrow(session.sql(f"select * from {dbt.this}")) if dbt.is_incremental else None
 
     result = resolve(records, identifiers, links, blocklist, int(cap), previous)
     return registry_frame(result, records, previous, datetime.now(timezone.utc))

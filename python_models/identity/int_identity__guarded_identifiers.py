@@ -1,6 +1,6 @@
 """E-mails and phones the over-merge guards kept out of the identity graph (thin model)."""
 
-from bitrix_omni.frames import to_pandas
+from bitrix_omni.frames import to_arrow
 from bitrix_omni.pipeline import guarded_identifiers, normalized_blocklist
 
 
@@ -9,9 +9,9 @@ def model(dbt, session):
     region = dbt.config.get("phone_default_region")
     cap = dbt.config.get("max_customers_per_identifier")
     return guarded_identifiers(
-        identifiers=to_pandas(dbt.ref("int_identity__normalized_identifiers")),
-        links=to_pandas(dbt.ref("int_identity__links")),
-        records=to_pandas(dbt.ref("int_identity__records")),
-        blocklist=normalized_blocklist(to_pandas(dbt.ref("identity_blocklist")), region),
+        identifiers=to_arrow(dbt.ref("int_identity__normalized_identifiers")),
+        links=to_arrow(dbt.ref("int_identity__links")),
+        records=to_arrow(dbt.ref("int_identity__records")),
+        blocklist=normalized_blocklist(to_arrow(dbt.ref("identity_blocklist")), region),
         max_customers_per_identifier=int(cap),
     )

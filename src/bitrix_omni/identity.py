@@ -111,6 +111,10 @@ _MATCH_ROUNDS = 16
 
 RECORD_COLUMNS = ("record_key", "source_table", "source_id", "first_seen_at")
 IDENTIFIER_COLUMNS = ("record_key", "kind", "value", "evidence")
+#: Optional identifier columns: when present they must hold :func:`normalize.hash_identifier`
+#: of (kind, value) and its mask (as :func:`normalize.normalize_identifier_columns`
+#: returns them); each distinct identifier is then not hashed or masked again.
+PRECOMPUTED_IDENTIFIER_COLUMNS = ("identifier_hash", "identifier_masked")
 LINK_COLUMNS = ("record_key", "other_record_key", "evidence")
 PREVIOUS_COLUMNS = ("record_key", "customer_uuid")
 
@@ -320,6 +324,7 @@ class _Frame:
             self._table: pa.Table | None = None
             self._frame: pd.DataFrame | None = None
             self.num_rows = 0
+            self.columns: frozenset[str] = frozenset()
             return
         if isinstance(obj, pa.RecordBatch):
             obj = pa.Table.from_batches([obj])
@@ -331,6 +336,7 @@ class _Frame:
             columns = {str(c) for c in obj.columns}
         else:
             raise TypeError(f"{name} must be a pandas DataFrame or a pyarrow Table")
+        self.columns = frozenset(columns)
         missing = [c for c in required if c not in columns]
         if missing and self.num_rows:
             raise ValueError(f"{name} is missing required column(s): {', '.join(missing)}")
@@ -874,6 +880,28 @@ def _blocked(values: pa.LargeStringArray, blocklist: frozenset[str]) -> np.ndarr
     return np.zeros(len(values), dtype=bool)
 
 
+def _precomputed(
+    ids: _Frame, usable: np.ndarray, pair_idx: np.ndarray, m: int
+) -> tuple[np.ndarray | None, pa.LargeStringArray | None]:
+    """Digests ``(m, 32)`` and masks per identifier from the optional input columns
+    (``None`` where a column is absent or incomplete). Rows of one identifier carry the
+    same hash and mask, so any of its rows stands for it."""
+    if m == 0 or not set(PRECOMPUTED_IDENTIFIER_COLUMNS) <= ids.columns:
+        return None, None
+    row = np.empty(m, dtype=np.int64)
+    row[pair_idx] = np.flatnonzero(usable)
+    hashes = _take(ids.strings("identifier_hash"), row)
+    masks = _take(ids.strings("identifier_masked"), row)
+    offsets, data = _string_buffers(hashes)
+    if hashes.null_count or not np.array_equal(np.diff(offsets), np.full(m, 64)):
+        return None, None
+    try:
+        raw = binascii.unhexlify(data[offsets[0] : offsets[-1]].tobytes())
+    except (binascii.Error, ValueError):
+        return None, None
+    return np.frombuffer(raw, dtype=np.uint8).reshape(m, 32).copy(), masks
+
+
 def _prepare_identifiers(ids: _Frame, blocklist: frozenset[str]) -> _Identifiers:
     """Encode identifier rows; hash, mask and blocklist-check each distinct (kind, value).
 
@@ -885,7 +913,12 @@ def _prepare_identifiers(ids: _Frame, blocklist: frozenset[str]) -> _Identifiers
     u_kind, u_values = enc.kind, enc.values
     del enc
     kind_names = _strings_of(IDENTIFIER_KINDS)
-    digests = normalize.identifier_digests(_take(kind_names, u_kind), u_values)
+    given_hashes, given_masks = _precomputed(ids, usable, pair_idx, u_kind.size)
+    digests = (
+        given_hashes
+        if given_hashes is not None
+        else normalize.identifier_digests(_take(kind_names, u_kind), u_values)
+    )
 
     # Order identifiers by hash: first by the leading 8 bytes, by all 32 on a tie.
     prefix = digests[:, :8].copy().view(">u8").ravel()
@@ -903,7 +936,11 @@ def _prepare_identifiers(ids: _Frame, blocklist: frozenset[str]) -> _Identifiers
     del u_values
     sorted_kinds = u_kind[order]
     blocked = _blocked(sorted_values, blocklist)
-    masks = normalize.mask_identifiers(_take(kind_names, sorted_kinds), sorted_values)
+    masks = (
+        _take(given_masks, order)
+        if given_masks is not None
+        else normalize.mask_identifiers(_take(kind_names, sorted_kinds), sorted_values)
+    )
     del sorted_values
     return _Identifiers(
         row_rank=row_rank,
@@ -1049,7 +1086,10 @@ def _encode_keys(
 
 
 def _record_order(rec_keys: pa.LargeStringArray) -> np.ndarray:
-    """Record rows in record_key (byte) order."""
+    """Record rows in record_key (byte) order (no sort when they already are)."""
+    n = len(rec_keys)
+    if n < 2 or pc.all(pc.less(rec_keys.slice(0, n - 1), rec_keys.slice(1))).as_py():
+        return np.arange(n, dtype=np.int64)
     return np.asarray(pc.sort_indices(rec_keys).to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
@@ -1204,8 +1244,11 @@ def resolve_identities(
         ``first_seen_at`` (timestamp, may be null).
     identifiers
         ``record_key``, ``kind`` (``'email'`` | ``'phone'``), ``value`` (normalized; null
-        or empty values are ignored), ``evidence`` (e.g. ``'b_user.EMAIL'``). Rows whose
-        record is unknown are ignored and counted (``dangling_identifier_rows``).
+        or empty values are ignored), ``evidence`` (e.g. ``'b_user.EMAIL'``). Rows with a
+        value whose record is unknown are ignored and counted
+        (``dangling_identifier_rows``).
+        Optional ``identifier_hash`` and ``identifier_masked`` (both or neither; see
+        :data:`PRECOMPUTED_IDENTIFIER_COLUMNS`) save hashing and masking again.
     links
         ``record_key``, ``other_record_key``, ``evidence`` (e.g.
         ``'b_sale_fuser.USER_ID'``): hard links stored by Bitrix. Links touching an
@@ -1313,7 +1356,7 @@ def resolve_identities(
 
     # ---- identifier rows ---------------------------------------------------------------
     id_pos = to_pos(id_codes)
-    dangling_identifier_rows = int(np.count_nonzero(id_pos < 0))
+    dangling_identifier_rows = int(np.count_nonzero((id_pos < 0) & (ident.row_rank >= 0)))
     keep = (ident.row_rank >= 0) & (id_pos >= 0)
     row_pos, row_h, row_ev = id_pos[keep], ident.row_rank[keep], ev_id[keep]
     row_edge = np.where(ident.row_phone[keep], _EDGE_PHONE, _EDGE_EMAIL)

@@ -38,6 +38,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from encodings import idna as _idna
 from typing import Any, Final
 
@@ -62,6 +63,7 @@ __all__ = [
     "mask_phone",
     "normalize_email",
     "normalize_emails",
+    "normalize_identifier_columns",
     "normalize_phone",
     "normalize_phones",
 ]
@@ -305,6 +307,9 @@ _EXTENSION: Final = re.compile(
 #: phonenumbers only knows ``810`` for RU/BY/KZ, so ``00 49 …`` is rewritten to ``+49 …``.
 #: No national significant number starts with ``00``, so the rewrite is safe everywhere.
 _LEADING_00: Final = re.compile(r"^[^\d+]*00(?=\D*[1-9])")
+#: Text made only of digits and the punctuation of a single written number: when
+#: ``phonenumbers.parse`` rejects such text the matcher is not asked to look inside it.
+_NUMBER_ONLY: Final = re.compile(r"[\d +()\-.]*")
 _MIN_PHONE_DIGITS: Final = 5
 _MAX_PHONE_TEXT: Final = 250  # phonenumbers refuses longer input
 #: Fully ascending / descending digit runs (with wrap-around to 0), e.g. 1234567890.
@@ -408,6 +413,10 @@ def _normalize_phone_str(raw: str, region: str) -> str | None:
         number = None
     if number is not None and phonenumbers.is_valid_number(number):
         return _e164_unless_placeholder(number)
+    if _NUMBER_ONLY.fullmatch(text):
+        # Nothing but digits and number punctuation, and not a valid number: carving a
+        # shorter number out of it would be a guess (precision first).
+        return None
     # Text around the digits ("тел. 8 915 … Иван") defeats parse(); the matcher finds
     # numbers inside text. More than one distinct number is ambiguous -> None.
     found = _matched_phones(text, region)
@@ -433,7 +442,8 @@ def normalize_phone(value: str | None, default_region: str = "RU") -> str | None
     5. ``phonenumbers.parse`` with ``default_region``: this covers ``8 (915) 123-45-67``,
        ``+7 915 1234567``, ``7(915)1234567``, ``89151234567``, ``9151234567`` (10 digits
        in RU -> +7), ``+7 8 915 …`` and foreign numbers (``+375 29 …``, ``+380 …``).
-       If parsing fails or gives an invalid number, ``PhoneNumberMatcher`` looks for
+       If parsing fails or gives an invalid number and the text holds more than digits
+       and number punctuation (``+ ( ) - .`` and spaces), ``PhoneNumberMatcher`` looks for
        numbers inside the text (``тел. 8 915 123-45-67 Иван``); exactly one distinct
        valid number is returned, several (``8 915 …, 8 916 …``) give ``None`` because the
        field is ambiguous (use :func:`extract_phones` to get all of them).
@@ -643,7 +653,21 @@ _RU_FAST_SHAPE: Final = r"^ *\+?[0-9 ()\-]+$"
 _RU_FAST_DIGITS: Final = (
     rf"^(?:(?:\+7|[78])(?:{_RU_FAST_MOBILE}|{_RU_FAST_GEO})|{_RU_FAST_MOBILE})\d{{7}}$"
 )
+#: Text-wrapped numbers (``тел. 8 915 123-45-67 Иван``): words around the number are
+#: only Cyrillic letters, spaces and plain punctuation (no Latin letters, which the
+#: matcher treats specially, no digits, brackets or ``+``: nothing that could start a
+#: second number); the number itself has at most one bracket pair and nothing the
+#: matcher reads as page ranges (``12-15 (3``). ``phonenumbers`` then finds exactly this
+#: number; property tests compare with the scalar function.
+_TEXT_WORDS: Final = r"""[\p{Cyrillic} .,:;!?\-\x{2013}\x{2014}"'\x{ab}\x{bb}]*"""
+_RU_FAST_IN_TEXT: Final = (
+    rf"^(?P<pre>{_TEXT_WORDS})(?P<run>[+(]?[0-9](?:[0-9 ()\-]*[0-9])?)(?P<post>{_TEXT_WORDS})$"
+)
+_RU_FAST_RUN_BRACKETS: Final = r"^\+?[0-9 \-]*(?:\([0-9 \-]*\)[0-9 \-]*)?$"
+_PUB_PAGES: Final = r"[0-9]{1,5}-+[0-9]{1,5} {0,4}\([0-9]{1,4}"
 _RU_FAST_MAX_LEN: Final = 64
+#: Any character other than those of a plainly written number.
+_NOT_NUMBER_CHAR: Final = r"[^0-9 ()+\-]"
 _RU_NSN_LEN: Final = 10
 _RU_SEQUENCES: Final = pa.array(
     sorted(
@@ -652,18 +676,35 @@ _RU_SEQUENCES: Final = pa.array(
             for s in (_ASCENDING, _DESCENDING)
             for i in range(len(s) - _RU_NSN_LEN + 1)
         }
-    )
+    ),
+    pa.large_string(),
 )
 
 
 def _ru_fast_phones(uniques: pa.Array) -> tuple[np.ndarray, pa.Array]:
     """Vectorized RU fast path: (accepted mask, ``+7`` + NSN or null) per unique value."""
     out_type = uniques.type
-    body = pc.replace_substring_regex(uniques, _FAST_SPACES, " ")
-    body = pc.replace_substring_regex(body, _FAST_INVISIBLE, "")
-    body = pc.replace_substring_regex(body, _FAST_EXTENSION, "", max_replacements=1)
-    shape_ok = _bool_np(pc.match_substring_regex(body, _RU_FAST_SHAPE))
-    shape_ok &= _bool_np(pc.less_equal(pc.binary_length(body), _RU_FAST_MAX_LEN))
+    # Most values hold nothing but digits, spaces, "+", "(", ")", "-": the clean-up and
+    # in-text steps run on the others only.
+    body = uniques
+    other = np.flatnonzero(_bool_np(pc.match_substring_regex(uniques, _NOT_NUMBER_CHAR)))
+    if other.size:
+        sub = pc.replace_substring_regex(uniques.take(pa.array(other)), _FAST_SPACES, " ")
+        sub = pc.replace_substring_regex(sub, _FAST_INVISIBLE, "")
+        sub = pc.replace_substring_regex(sub, _FAST_EXTENSION, "", max_replacements=1)
+        sub_shape = _bool_np(pc.match_substring_regex(sub, _RU_FAST_SHAPE))
+        # Numbers inside words: the number part replaces the text where it qualifies.
+        parts = pc.extract_regex(sub, _RU_FAST_IN_TEXT)
+        run = pc.struct_field(parts, "run")
+        in_text = ~sub_shape & _bool_np(pc.is_valid(parts))
+        in_text &= _bool_np(pc.match_substring_regex(run, _RU_FAST_RUN_BRACKETS))
+        in_text &= ~_bool_np(pc.match_substring_regex(run, _PUB_PAGES))
+        sub = pc.if_else(pa.array(in_text), run.cast(sub.type), sub)
+        mask = np.zeros(len(uniques), dtype=bool)
+        mask[other] = True
+        body = pc.replace_with_mask(uniques, pa.array(mask), sub.cast(out_type))
+    shape_ok = _bool_np(pc.less_equal(pc.binary_length(body), _RU_FAST_MAX_LEN))
+    shape_ok &= _bool_np(pc.match_substring_regex(body, _RU_FAST_SHAPE))
     # Digits with the leading "+" kept; literal removal is ~4x faster than a regex, and
     # only matters where shape_ok holds (only digits, "+", " ", "(", ")", "-" are left).
     marked = body
@@ -671,19 +712,32 @@ def _ru_fast_phones(uniques: pa.Array) -> tuple[np.ndarray, pa.Array]:
         marked = pc.replace_substring(marked, char, "")
     accepted = shape_ok & _bool_np(pc.match_substring_regex(marked, _RU_FAST_DIGITS))
     idx = np.flatnonzero(accepted)
-    nsn = pc.utf8_slice_codeunits(pc.take(marked, pa.array(idx)), start=-_RU_NSN_LEN)
-    # Placeholder rule of is_placeholder_phone_nsn, vectorized: count distinct digits by
-    # testing each digit's presence, and look the NSN up among the 10-digit sequences.
+    nsn = as_large_strings(
+        pc.utf8_slice_codeunits(pc.take(marked, pa.array(idx)), start=-_RU_NSN_LEN)
+    )
+    # Placeholder rule of is_placeholder_phone_nsn, vectorized on the NSNs' bytes (ten
+    # ASCII digits each): a bit per digit present, then the number of bits set; and a
+    # lookup among the 10-digit ascending/descending sequences.
+    offsets = np.frombuffer(nsn.buffers()[1], dtype=np.int64)[
+        nsn.offset : nsn.offset + len(idx) + 1
+    ]
+    digits = np.frombuffer(nsn.buffers()[2] or b"", dtype=np.uint8)[offsets[0] : offsets[-1]]
+    bits = (
+        np.bitwise_or.reduce(
+            np.left_shift(1, digits.reshape(-1, _RU_NSN_LEN).astype(np.int32) - ord("0")), axis=1
+        )
+        if len(idx)
+        else np.zeros(0, dtype=np.int32)
+    )
     distinct = np.zeros(len(idx), dtype=np.int8)
-    for digit in "0123456789":
-        distinct += _bool_np(pc.match_substring(nsn, digit))
+    for bit in range(10):
+        distinct += ((bits >> bit) & 1).astype(np.int8)
     placeholder = (distinct <= 2) | _bool_np(pc.is_in(nsn, value_set=_RU_SEQUENCES))
     e164 = pc.binary_join_element_wise(pa.scalar("+7", nsn.type), nsn, pa.scalar("", nsn.type))
     e164 = pc.if_else(pa.array(~placeholder), e164, pa.scalar(None, e164.type))
     full = pa.nulls(len(uniques), out_type)
     if len(idx):
-        mask = pa.array(accepted)
-        full = pc.replace_with_mask(full, mask, e164.cast(out_type))
+        full = pc.replace_with_mask(full, pa.array(accepted), e164.cast(out_type))
     return accepted, full
 
 
@@ -706,18 +760,19 @@ def normalize_phones(values: Any, default_region: str = "RU") -> pa.Array:
     the slow path for every distinct value.
     """
     region = _check_region(default_region)
+    return _run_batch(
+        values, _coerce_phone_input, lambda uniques: _normalize_unique_phones(uniques, region)
+    )
 
-    def normalize_uniques(uniques: pa.Array) -> pa.Array:
-        if region in PHONE_FAST_PATH_REGIONS:
-            fast_mask, fast_values = _ru_fast_phones(uniques)
-        else:
-            fast_mask = np.zeros(len(uniques), dtype=bool)
-            fast_values = pa.nulls(len(uniques), uniques.type)
-        return _slow_fill(
-            uniques, fast_mask, fast_values, lambda s: _normalize_phone_str(s, region)
-        )
 
-    return _run_batch(values, _coerce_phone_input, normalize_uniques)
+def _normalize_unique_phones(uniques: pa.Array, region: str) -> pa.Array:
+    """Distinct raw phones -> E.164 or null: fast path where it applies, else scalar."""
+    if region in PHONE_FAST_PATH_REGIONS:
+        fast_mask, fast_values = _ru_fast_phones(uniques)
+    else:
+        fast_mask = np.zeros(len(uniques), dtype=bool)
+        fast_values = pa.nulls(len(uniques), uniques.type)
+    return _slow_fill(uniques, fast_mask, fast_values, lambda s: _normalize_phone_str(s, region))
 
 
 # --------------------------------------------------------------------------------------
@@ -791,6 +846,8 @@ def hash_identifier(kind: str, value: str, salt: str = "") -> str:
 # Vectorized hashing and masking of normalized identifiers
 # --------------------------------------------------------------------------------------
 
+#: The identifier kinds of :func:`normalize_identifier_columns`.
+IDENTIFIER_KINDS: Final = ("email", "phone")
 _HASH_BLOCK: Final = 1 << 20  # values per hashing block (bounds temporary Python bytes)
 #: Country calling codes by length: E.164 codes are prefix-free, so the first of the 1-,
 #: 2- and 3-digit prefixes found here is the code ``phonenumbers.parse`` extracts.
@@ -1028,3 +1085,91 @@ def mask_identifiers(kinds: Any, values: Any, default_region: str = "RU") -> pa.
             part = batch(u_values.filter(pa.array(select)))
             masked = pc.replace_with_mask(masked, pa.array(select), part)
     return masked.take(indices)
+
+
+def _column_array(values: Any) -> pa.Array | np.ndarray:
+    """A column as one arrow array, or as a numpy object array when arrow cannot type it
+    (mixed Python objects; the batch normalizers coerce those value by value)."""
+    if isinstance(values, pa.ChunkedArray):
+        return values.combine_chunks() if values.num_chunks else pa.array([], pa.string())
+    if isinstance(values, pa.Array):
+        return values
+    try:
+        arr = pa.array(values, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        return np.asarray(values, dtype=object)
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+def _normalize_kind(
+    kind: str, raw_values: pa.Array | np.ndarray, rows: np.ndarray, region: str
+) -> tuple[pa.LargeStringArray, pa.LargeStringArray, pa.LargeStringArray, np.ndarray]:
+    """Distinct normalized values of one kind's rows with their hashes and masks, and per
+    row the index of its value (-1 where invalid)."""
+    coerce = _coerce_email_input if kind == "email" else _coerce_phone_input
+    subset = (
+        raw_values.take(pa.array(rows)) if isinstance(raw_values, pa.Array) else raw_values[rows]
+    )
+    uniques, indices = _dictionary_parts(_to_string_array(subset, coerce))
+    normalized = (
+        _normalize_unique_emails(uniques)
+        if kind == "email"
+        else _normalize_unique_phones(uniques, region)
+    )
+    distinct = pc.dictionary_encode(as_large_strings(normalized))
+    keys = as_large_strings(distinct.dictionary)
+    payloads = pc.binary_join_element_wise(
+        pa.scalar(kind, pa.large_string()), keys, pa.scalar(":", pa.large_string())
+    )
+    masks = _mask_emails_batch(keys) if kind == "email" else _mask_phones_batch(keys, region)
+    per_row = pc.take(distinct.indices, indices)  # null where the raw value is invalid
+    return (
+        keys,
+        _hex_digests(_sha256_digests(payloads)),
+        masks,
+        np.asarray(pc.fill_null(per_row.cast(pa.int64()), -1).to_numpy(zero_copy_only=False)),
+    )
+
+
+def normalize_identifier_columns(
+    kinds: Any, raw_values: Any, default_region: str = "RU"
+) -> tuple[pa.LargeStringArray, pa.LargeStringArray, pa.LargeStringArray]:
+    """Normalized value, hash and mask per row of (kind, raw value) columns.
+
+    The same as :func:`normalize_emails` / :func:`normalize_phones` on the rows of each
+    kind, then :func:`hash_identifiers` and :func:`mask_identifiers` of the result, but
+    computed on distinct values only: each distinct raw value is normalized once, each
+    distinct normalized value hashed and masked once, and the three row columns are
+    taken from those small arrays. Rows of another kind (or a null kind) give nulls.
+    Returns three ``large_string`` arrays of the input's length.
+    """
+    region = _check_region(default_region)
+    kinds = as_large_strings(kinds)
+    n = len(kinds)
+    raw_values = _column_array(raw_values)
+    if len(raw_values) != n:
+        raise ValueError(f"kinds and values differ in length: {n} != {len(raw_values)}")
+    selections = [
+        (kind, np.flatnonzero(_bool_np(pc.equal(kinds, pa.scalar(kind, kinds.type)))))
+        for kind in IDENTIFIER_KINDS
+    ]
+    selections = [(kind, rows) for kind, rows in selections if rows.size]
+    if not selections:
+        empty = pa.nulls(n, pa.large_string())
+        return empty, empty, empty
+    # The kinds are independent; Arrow kernels release the GIL, so they overlap.
+    with ThreadPoolExecutor(max_workers=len(selections)) as pool:
+        parts = list(
+            pool.map(lambda sel: _normalize_kind(sel[0], raw_values, sel[1], region), selections)
+        )
+    row_index = np.full(n, -1, dtype=np.int64)
+    offset = 0
+    for (_, rows), (keys, _, _, per_row) in zip(selections, parts, strict=True):
+        row_index[rows] = np.where(per_row >= 0, per_row + offset, -1)
+        offset += len(keys)
+    index = pa.array(row_index, mask=row_index < 0)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        values, hashes, masks = pool.map(
+            lambda i: pa.concat_arrays([part[i] for part in parts]).take(index), range(3)
+        )
+    return values, hashes, masks

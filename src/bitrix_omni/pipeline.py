@@ -7,6 +7,7 @@ return its frame. Everything here is plain pandas/pyarrow and unit-testable with
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -14,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from bitrix_omni import normalize
+from bitrix_omni.frames import to_arrow
 from bitrix_omni.identity import (
     IdentityConfig,
     IdentityResult,
@@ -47,7 +49,18 @@ REGISTRY_COLUMNS = (
 )
 
 
-def normalize_identifiers(identifiers: pd.DataFrame, default_region: str = "RU") -> pd.DataFrame:
+def _column(frame: Any, name: str) -> Any:
+    """One column of a pandas DataFrame or an arrow-convertible frame, as given."""
+    if isinstance(frame, pd.DataFrame):
+        return frame[name]
+    return frame.column(name)
+
+
+def _arrow(frame: Any) -> pa.Table:
+    return frame if isinstance(frame, pa.Table) else to_arrow(frame)
+
+
+def normalize_identifiers(identifiers: Any, default_region: str = "RU") -> pa.Table:
     """Normalize raw e-mails and phones (one row per record, kind, raw value, evidence).
 
     Invalid values are kept with ``is_valid = False`` and no normalized value, so a report
@@ -55,79 +68,68 @@ def normalize_identifiers(identifiers: pd.DataFrame, default_region: str = "RU")
     personal data; ``identifier_hash`` (sha256 of ``kind:value``) and ``identifier_masked``
     are what explanations and joins outside the identity layer should use.
 
-    Columnar throughout (pyarrow): each distinct raw value is normalized once, each
-    distinct (kind, value) hashed once, masks are cut without re-parsing the phones.
+    Takes a pyarrow Table (or pandas / a DuckDB relation) and returns a pyarrow Table:
+    columnar throughout, each distinct raw value normalized once, each distinct
+    normalized value hashed and masked once
+    (:func:`bitrix_omni.normalize.normalize_identifier_columns`).
     """
-    kinds = normalize.as_large_strings(identifiers["identifier_kind"])
-    raw = identifiers["value_raw"]
-    raw = raw.to_numpy(dtype=object) if isinstance(raw, pd.Series) else np.asarray(raw)
-    values = pa.nulls(len(kinds), pa.large_string())
-    for kind in ("email", "phone"):
-        select = pc.fill_null(pc.equal(kinds, pa.scalar(kind, kinds.type)), False)
-        rows = np.flatnonzero(np.asarray(select.to_numpy(zero_copy_only=False), dtype=bool))
-        if not rows.size:
-            continue
-        subset = raw[rows]
-        normalized = (
-            normalize.normalize_emails(subset)
-            if kind == "email"
-            else normalize.normalize_phones(subset, default_region)
-        )
-        values = pc.replace_with_mask(values, select, normalized.cast(pa.large_string()))
-    table = pa.table(
+    if not isinstance(identifiers, pd.DataFrame):
+        identifiers = _arrow(identifiers)
+    kinds = normalize.as_large_strings(_column(identifiers, "identifier_kind"))
+    values, hashes, masks = normalize.normalize_identifier_columns(
+        kinds, _column(identifiers, "value_raw"), default_region
+    )
+    return pa.table(
         {
-            "record_key": normalize.as_large_strings(identifiers["record_key"]),
+            "record_key": normalize.as_large_strings(_column(identifiers, "record_key")),
             "identifier_kind": kinds,
-            "evidence": normalize.as_large_strings(identifiers["evidence"]),
+            "evidence": normalize.as_large_strings(_column(identifiers, "evidence")),
             "identifier_value": values,
-            "identifier_hash": normalize.hash_identifiers(kinds, values),
-            "identifier_masked": normalize.mask_identifiers(kinds, values, default_region),
+            "identifier_hash": hashes,
+            "identifier_masked": masks,
             "is_valid": pc.is_valid(values),
         }
     )
-    # Arrow-backed strings (pandas 3's default ``str``; missing values read as NaN), as
-    # before: no Python object per value.
-    return table.to_pandas()
 
 
-def normalized_blocklist(blocklist: pd.DataFrame, default_region: str = "RU") -> frozenset[str]:
+def normalized_blocklist(blocklist: Any, default_region: str = "RU") -> frozenset[str]:
     """The blocklist seed's values, normalized like identifiers (users may type any format)."""
-    if blocklist.empty:
+    seed = _arrow(blocklist)
+    if seed.num_rows == 0:
         return frozenset()
-    normalized = normalize_identifiers(
-        pd.DataFrame(
-            {
-                "record_key": "blocklist",
-                "identifier_kind": blocklist["identifier_kind"].str.strip().str.lower(),
-                "value_raw": blocklist["identifier_value"],
-                "evidence": "identity_blocklist",
-            }
-        ),
-        default_region,
+    kinds = pc.ascii_lower(
+        pc.utf8_trim_whitespace(normalize.as_large_strings(seed["identifier_kind"]))
     )
-    return frozenset(normalized.loc[normalized["is_valid"], "identifier_value"])
+    values, _, _ = normalize.normalize_identifier_columns(
+        kinds, seed["identifier_value"], default_region
+    )
+    return frozenset(v for v in values.to_pylist() if v is not None)
 
 
 def _identity_inputs(
-    records: pd.DataFrame,
-    normalized_identifiers: pd.DataFrame,
-    links: pd.DataFrame,
+    records: Any,
+    normalized_identifiers: Any,
+    links: Any,
     blocklist: frozenset[str],
     max_customers_per_identifier: int,
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, IdentityConfig]:
-    """The dbt inputs in the shape of :mod:`bitrix_omni.identity` (valid identifiers only)."""
-    valid = normalized_identifiers[normalized_identifiers["is_valid"]]
+) -> tuple[pa.Table, pa.Table, pa.Table, IdentityConfig]:
+    """The dbt inputs in the shape of :mod:`bitrix_omni.identity`, with the hashes and
+    masks of the normalization so that resolution does not compute them again. Invalid
+    identifiers have a null value, which resolution ignores: no filtering copy needed."""
+    ids = _arrow(normalized_identifiers)
     return (
-        records[["record_key", "source_table", "source_id", "first_seen_at"]],
-        pd.DataFrame(
+        _arrow(records).select(["record_key", "source_table", "source_id", "first_seen_at"]),
+        pa.table(
             {
-                "record_key": valid["record_key"],
-                "kind": valid["identifier_kind"],
-                "value": valid["identifier_value"],
-                "evidence": valid["evidence"],
+                "record_key": ids["record_key"],
+                "kind": ids["identifier_kind"],
+                "value": ids["identifier_value"],
+                "evidence": ids["evidence"],
+                "identifier_hash": ids["identifier_hash"],
+                "identifier_masked": ids["identifier_masked"],
             }
         ),
-        links[["record_key", "other_record_key", "evidence"]],
+        _arrow(links).select(["record_key", "other_record_key", "evidence"]),
         IdentityConfig(
             max_customers_per_identifier=int(max_customers_per_identifier),
             blocklist=blocklist,
@@ -136,58 +138,99 @@ def _identity_inputs(
 
 
 def resolve(
-    records: pd.DataFrame,
-    normalized_identifiers: pd.DataFrame,
-    links: pd.DataFrame,
+    records: Any,
+    normalized_identifiers: Any,
+    links: Any,
     blocklist: frozenset[str],
     max_customers_per_identifier: int,
-    previous: pd.DataFrame | None = None,
+    previous: Any = None,
 ) -> IdentityResult:
     """Run identity resolution on the dbt inputs (valid identifiers only).
 
-    ``evidence`` is not built (the dbt project derives it in SQL): the result's
-    ``evidence`` frame is empty.
+    Inputs are pyarrow Tables (pandas and DuckDB relations are converted). ``evidence``
+    is not built (the dbt project derives it in SQL): the result's ``evidence`` frame is
+    empty.
     """
     records, identifiers, links, config = _identity_inputs(
         records, normalized_identifiers, links, blocklist, max_customers_per_identifier
     )
+    if previous is not None:
+        previous = _arrow(previous).select(["record_key", "customer_uuid"])
     return resolve_identities(records, identifiers, links, previous, config, with_evidence=False)
 
 
 def registry_frame(
     result: IdentityResult,
-    records: pd.DataFrame,
-    previous_registry: pd.DataFrame | None,
+    records: Any,
+    previous_registry: Any,
     resolved_at: datetime,
-) -> pd.DataFrame:
+) -> pa.Table:
     """The customer registry: every record ever seen, current ones with their new uuid.
 
     Records that disappeared from Bitrix since the previous run keep their last row with
     ``is_current = False``, so their uuid is never reused for someone else and history
-    stays explainable.
+    stays explainable. Current rows come in record_key order (the identity map's).
     """
-    current = result.identity_map.merge(
-        records[["record_key", "first_seen_at", "last_seen_at"]], on="record_key", how="left"
+    current = pa.Table.from_pandas(result.identity_map, preserve_index=False)
+    records = _arrow(records)
+    keys = normalize.as_large_strings(current["record_key"])
+    position = pc.index_in(keys, value_set=normalize.as_large_strings(records["record_key"]))
+    n = current.num_rows
+    stamp = np.datetime64(pd.Timestamp(resolved_at).tz_localize(None).to_datetime64(), "us")
+    columns = {
+        "record_key": keys,
+        "source_table": normalize.as_large_strings(current["source_table"]),
+        "source_id": pc.cast(current["source_id"], pa.int64()),
+        "customer_uuid": normalize.as_large_strings(current["customer_uuid"]),
+        "previous_customer_uuid": normalize.as_large_strings(current["previous_customer_uuid"]),
+        "match_method": normalize.as_large_strings(current["match_method"]),
+        "component_size": pc.cast(current["component_size"], pa.int64()),
+        "is_anchor": pc.cast(current["is_anchor"], pa.bool_()),
+        "is_current": pa.array(np.ones(n, dtype=bool)),
+        "first_seen_at": _timestamps(records["first_seen_at"].take(position)),
+        "last_seen_at": _timestamps(records["last_seen_at"].take(position)),
+        "resolved_at": pa.array(np.full(n, stamp)),
+    }
+    registry = pa.table({c: columns[c] for c in REGISTRY_COLUMNS})
+    if previous_registry is None:
+        return registry
+    previous_registry = _arrow(previous_registry)
+    if previous_registry.num_rows == 0:
+        return registry
+    gone = previous_registry.filter(
+        pc.invert(
+            pc.is_in(normalize.as_large_strings(previous_registry["record_key"]), value_set=keys)
+        )
     )
-    current["is_current"] = True
-    current["resolved_at"] = pd.Timestamp(resolved_at).tz_localize(None)
-    frames = [current]
-    if previous_registry is not None and not previous_registry.empty:
-        gone = previous_registry[~previous_registry["record_key"].isin(current["record_key"])]
-        if not gone.empty:
-            gone = gone.copy()
-            gone["is_current"] = False
-            frames.append(gone)
-    registry = pd.concat(frames, ignore_index=True) if len(frames) > 1 else current
-    registry["source_id"] = registry["source_id"].astype("int64")
-    registry["component_size"] = registry["component_size"].astype("int64")
-    return registry[list(REGISTRY_COLUMNS)].sort_values("record_key", ignore_index=True)
+    if gone.num_rows == 0:
+        return registry
+    gone_columns = {
+        c: (
+            pa.array(np.zeros(gone.num_rows, dtype=bool))
+            if c == "is_current"
+            else pc.cast(gone[c], registry.schema.field(c).type)
+        )
+        for c in REGISTRY_COLUMNS
+    }
+    combined = pa.concat_tables([registry, pa.table(gone_columns)])
+    return combined.take(pc.sort_indices(combined, sort_keys=[("record_key", "ascending")]))
+
+
+def _timestamps(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Naive microsecond timestamps (the warehouse's TIMESTAMP)."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if pa.types.is_timestamp(values.type) and values.type.tz is not None:
+        values = values.cast(pa.timestamp(values.type.unit, tz="UTC")).cast(
+            pa.timestamp(values.type.unit)
+        )
+    return values.cast(pa.timestamp("us"))
 
 
 def guarded_identifiers(
-    identifiers: pd.DataFrame,
-    links: pd.DataFrame,
-    records: pd.DataFrame,
+    identifiers: Any,
+    links: Any,
+    records: Any,
     blocklist: frozenset[str],
     max_customers_per_identifier: int,
 ) -> pd.DataFrame:
@@ -202,21 +245,17 @@ def guarded_identifiers(
     return guarded.rename(columns={"kind": "identifier_kind"})
 
 
-def normalize_addresses(columns: list[pd.Series]) -> pd.DataFrame:
+def normalize_addresses(columns: list[Any]) -> pa.Table:
     """Distinct raw e-mail addresses of several columns with their normalized form.
 
-    One row per distinct raw value: ``address_raw``, ``email`` (NULL when invalid) and
-    ``email_hash`` — the same hash as ``identifier_hash`` of identity identifiers.
+    One row per distinct raw value, sorted: ``address_raw``, ``email`` (NULL when
+    invalid) and ``email_hash``, the same hash as ``identifier_hash`` of identity
+    identifiers.
     """
-    raw = pd.concat([column.dropna() for column in columns], ignore_index=True)
-    raw = raw[raw.astype(str).str.len() > 0].drop_duplicates().sort_values(ignore_index=True)
-    emails = np.asarray(normalize.normalize_emails(raw.to_numpy(dtype=object)).to_pylist())
-    return pd.DataFrame(
-        {
-            "address_raw": raw.to_numpy(dtype=object),
-            "email": emails,
-            "email_hash": normalize.hash_identifiers(
-                np.full(len(emails), "email", dtype=object), emails
-            ).to_numpy(zero_copy_only=False),
-        }
-    )
+    raw = pa.chunked_array([normalize.as_large_strings(c) for c in columns], type=pa.large_string())
+    raw = pc.drop_null(raw)
+    raw = pc.unique(raw.filter(pc.greater(pc.utf8_length(raw), 0)))
+    raw = raw.take(pc.sort_indices(raw))
+    kinds = pa.array(np.full(len(raw), "email", dtype=object), pa.large_string())
+    emails, hashes, _ = normalize.normalize_identifier_columns(kinds, raw)
+    return pa.table({"address_raw": raw, "email": emails, "email_hash": hashes})

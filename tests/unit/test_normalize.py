@@ -421,7 +421,7 @@ def _counting(monkeypatch: pytest.MonkeyPatch, name: str) -> list[object]:
 def test_phones_distinct_values_normalized_once(monkeypatch: pytest.MonkeyPatch) -> None:
     calls = _counting(monkeypatch, "_normalize_phone_str")
     slow_values = [
-        "тел. 8 915 123-45-67",
+        "tel. 8 915 123-45-67",
         "+375 29 123-45-67",
         "junk",
         "8 800 555 35 35",
@@ -579,6 +579,43 @@ def test_fast_path_accepts_only_what_slow_path_agrees_with(raw: str) -> None:
     accepted, values = nz._ru_fast_phones(uniques)
     if accepted[0]:
         assert values[0].as_py() == nz._normalize_phone_str(raw, "RU")
+
+
+#: Words around a number: mostly what the in-text fast path accepts (Cyrillic, spaces,
+#: punctuation), plus what it must leave to phonenumbers (Latin letters, digits,
+#: brackets, currency, look-alikes that NFKC turns into Latin letters).
+_TEXT_AROUND = st.text(
+    alphabet="тел.моб:ИванвечеромЁё ,;!?-\u2013\u2014\"'«»" + "xTel5(+)%₽\u2121\u00e9",
+    max_size=12,
+)
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_TEXT_AROUND, ru_phone_strings(), _TEXT_AROUND)
+def test_phones_in_text_fast_path_equals_scalar(before: str, phone: str, after: str) -> None:
+    raw = before + phone + after
+    accepted, values = nz._ru_fast_phones(pa.array([raw]))
+    if accepted[0]:
+        assert values[0].as_py() == nz._normalize_phone_str(raw, "RU")
+    assert normalize_phones([raw]).to_pylist() == [normalize_phone(raw)]
+
+
+def test_phones_in_text_take_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _counting(monkeypatch, "_normalize_phone_str")
+    fast = ["тел. 8 911 0195905 Иван", "моб.: +7 (915) 123-45-67", "Иван — 9151234567!"]
+    slow = ["tel 8 915 1234567", "8 915 1234567 и 8 916 1234567", "тел. 8 (915 1234567"]
+    out = normalize_phones(fast + slow)
+    assert sorted(calls) == sorted(slow)
+    assert out.to_pylist() == [normalize_phone(v) for v in fast + slow]
+    assert out.to_pylist()[:3] == ["+79110195905", "+79151234567", "+79151234567"]
+
+
+def test_number_only_text_is_not_searched_for_a_shorter_number() -> None:
+    # Digits and number punctuation only, invalid as a whole: no guessing inside.
+    assert normalize_phone("+375 29 006 9604") is None
+    assert normalize_phone("+7 (915) 123-45-67 (8)") is None
+    # With words around, the matcher still looks for the one number in the text.
+    assert normalize_phone("звоните: +7 (915) 123-45-67, Иван") == "+79151234567"
 
 
 _LOCAL_ALPHABET = "abcXYZ019._%+-'!#иё"

@@ -76,7 +76,7 @@ def test_normalize_identifiers_equals_scalar_functions(
     rows: list[tuple[str, str, str | None]], region: str
 ) -> None:
     frame = _identifiers(rows)
-    got = pipeline.normalize_identifiers(frame, region)
+    got = pipeline.normalize_identifiers(frame, region).to_pandas()
     expected = _reference(frame, region)
     assert list(got.columns) == list(pipeline.NORMALIZED_IDENTIFIER_COLUMNS)
     assert got["is_valid"].dtype == bool
@@ -90,7 +90,7 @@ def _plain(column: pd.Series) -> list[object]:
 
 
 def test_normalize_identifiers_empty() -> None:
-    got = pipeline.normalize_identifiers(_identifiers([]))
+    got = pipeline.normalize_identifiers(_identifiers([])).to_pandas()
     assert got.empty
     assert list(got.columns) == list(pipeline.NORMALIZED_IDENTIFIER_COLUMNS)
 
@@ -110,7 +110,7 @@ def _world() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     rows = [(f"b_user:{i}", "phone", "8 (915) 123-45-67") for i in range(7)]  # over-shared
     rows += [(f"b_sale_order:{i}", "email", f"Buyer{i % 3}@mail.ru") for i in range(8)]
     rows += [("b_user:0", "email", "junk@mail.ru"), ("b_user:1", "email", "junk@mail.ru")]
-    identifiers = pipeline.normalize_identifiers(_identifiers(rows))
+    identifiers = pipeline.normalize_identifiers(_identifiers(rows)).to_pandas()
     links = pd.DataFrame(
         {
             "record_key": [f"b_sale_order:{i}" for i in range(8)],
@@ -165,7 +165,7 @@ def test_resolve_skips_evidence_but_keeps_everything_else() -> None:
 def test_normalize_addresses_hashes_like_identifiers() -> None:
     got = pipeline.normalize_addresses(
         [pd.Series(["Ivan@Mail.ru", None, "bad"]), pd.Series(["ivan@mail.ru", ""])]
-    )
+    ).to_pandas()
     assert got["address_raw"].tolist() == ["Ivan@Mail.ru", "bad", "ivan@mail.ru"]
     assert _plain(got["email"]) == ["ivan@mail.ru", None, "ivan@mail.ru"]
     digest = hash_identifier("email", "ivan@mail.ru")

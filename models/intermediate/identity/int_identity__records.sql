@@ -84,4 +84,6 @@ keyed as (
     from unioned
 )
 
+-- Stored in record_key order: identity resolution then skips its own sort of the keys.
 select * from keyed
+order by record_key
