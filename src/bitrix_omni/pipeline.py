@@ -11,10 +11,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import phonenumbers
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from bitrix_omni import normalize
+from bitrix_omni import __version__, normalize
 from bitrix_omni.frames import to_arrow
 from bitrix_omni.identity import (
     IdentityConfig,
@@ -245,17 +246,69 @@ def guarded_identifiers(
     return guarded.rename(columns={"kind": "identifier_kind"})
 
 
-def normalize_addresses(columns: list[Any]) -> pa.Table:
-    """Distinct raw e-mail addresses of several columns with their normalized form.
+NORMALIZED_VALUE_COLUMNS = (
+    "identifier_kind",
+    "value_raw",
+    "identifier_value",
+    "identifier_hash",
+    "identifier_masked",
+    "is_valid",
+    "normalizer",
+)
 
-    One row per distinct raw value, sorted: ``address_raw``, ``email`` (NULL when
-    invalid) and ``email_hash``, the same hash as ``identifier_hash`` of identity
-    identifiers.
+
+def normalizer_fingerprint(default_region: str = "RU") -> str:
+    """What a normalized value depends on besides the raw value: this package's version,
+    the phonenumbers metadata and the default region. A cached value normalized under
+    another fingerprint is normalized again."""
+    return (
+        f"bitrix-omni {__version__}; phonenumbers {phonenumbers.__version__}; "
+        f"region {default_region.upper()}"
+    )
+
+
+def normalize_new_values(
+    raw_values: Any, cached: Any = None, default_region: str = "RU"
+) -> pa.Table:
+    """Normalize the distinct (``identifier_kind``, ``value_raw``) pairs not yet cached.
+
+    ``raw_values``: distinct pairs; ``cached``: the pairs the cache already holds under
+    the current :func:`normalizer_fingerprint` (``None`` on a first run). Returns one row
+    per new pair (:data:`NORMALIZED_VALUE_COLUMNS`), invalid values with
+    ``is_valid = False`` and null value, hash and mask, so the cost of a run is
+    proportional to the values it has not seen.
     """
-    raw = pa.chunked_array([normalize.as_large_strings(c) for c in columns], type=pa.large_string())
-    raw = pc.drop_null(raw)
-    raw = pc.unique(raw.filter(pc.greater(pc.utf8_length(raw), 0)))
-    raw = raw.take(pc.sort_indices(raw))
-    kinds = pa.array(np.full(len(raw), "email", dtype=object), pa.large_string())
-    emails, hashes, _ = normalize.normalize_identifier_columns(kinds, raw)
-    return pa.table({"address_raw": raw, "email": emails, "email_hash": hashes})
+    raw = _arrow(raw_values).select(["identifier_kind", "value_raw"])
+    raw = pa.table(
+        {
+            "identifier_kind": normalize.as_large_strings(raw["identifier_kind"]),
+            "value_raw": normalize.as_large_strings(raw["value_raw"]),
+        }
+    )
+    if cached is not None:
+        seen = _arrow(cached).select(["identifier_kind", "value_raw"])
+        if seen.num_rows:
+            seen = pa.table(
+                {
+                    "identifier_kind": normalize.as_large_strings(seen["identifier_kind"]),
+                    "value_raw": normalize.as_large_strings(seen["value_raw"]),
+                }
+            )
+            raw = raw.join(seen, keys=["identifier_kind", "value_raw"], join_type="left anti")
+    values, hashes, masks = normalize.normalize_identifier_columns(
+        raw["identifier_kind"], raw["value_raw"], default_region
+    )
+    fingerprint = normalizer_fingerprint(default_region)
+    return pa.table(
+        {
+            "identifier_kind": raw["identifier_kind"],
+            "value_raw": raw["value_raw"],
+            "identifier_value": values,
+            "identifier_hash": hashes,
+            "identifier_masked": masks,
+            "is_valid": pc.is_valid(values),
+            "normalizer": pa.array(
+                np.full(raw.num_rows, fingerprint, dtype=object), pa.large_string()
+            ),
+        }
+    )

@@ -1,4 +1,5 @@
-"""An incremental bl_omni_stats run after new data equals a full refresh on the same data."""
+"""Incremental runs after new data equal a full refresh on the same data: the hourly
+bl_omni_stats and the normalization cache behind the identity identifiers."""
 
 from __future__ import annotations
 
@@ -15,6 +16,18 @@ CUTOFF = "2024-10-01 00:00:00"
 
 def stats(run) -> list[tuple]:
     return run.query("select * from main.bl_omni_stats order by hour_at, channel")
+
+
+#: Tables built from the normalization cache, which an incremental run only extends.
+NORMALIZED = (
+    "int_identity__normalized_values",
+    "int_identity__normalized_identifiers",
+    "int_identity__contact_addresses",
+)
+
+
+def normalized(run, table: str) -> list[tuple]:
+    return run.query(f"select * from main_intermediate.{table} order by all")
 
 
 def test_incremental_run_equals_full_refresh(tmp_path):
@@ -38,3 +51,5 @@ def test_incremental_run_equals_full_refresh(tmp_path):
 
     assert len(stats(reference)) > rows_before > 0
     assert stats(second) == stats(reference)
+    for table in NORMALIZED:
+        assert normalized(second, table) == normalized(reference, table), table

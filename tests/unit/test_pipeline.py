@@ -162,14 +162,42 @@ def test_resolve_skips_evidence_but_keeps_everything_else() -> None:
     )
 
 
-def test_normalize_addresses_hashes_like_identifiers() -> None:
-    got = pipeline.normalize_addresses(
-        [pd.Series(["Ivan@Mail.ru", None, "bad"]), pd.Series(["ivan@mail.ru", ""])]
-    ).to_pandas()
-    assert got["address_raw"].tolist() == ["Ivan@Mail.ru", "bad", "ivan@mail.ru"]
-    assert _plain(got["email"]) == ["ivan@mail.ru", None, "ivan@mail.ru"]
-    digest = hash_identifier("email", "ivan@mail.ru")
-    assert _plain(got["email_hash"]) == [digest, None, digest]
+def test_normalize_new_values_skips_cached_pairs() -> None:
+    raw = pd.DataFrame(
+        {
+            "identifier_kind": ["email", "email", "phone", "phone", "email"],
+            "value_raw": ["Ivan@Mail.ru", "bad", "8 (915) 123-45-67", "Ivan@Mail.ru", "new@x.ru"],
+        }
+    )
+    first = pipeline.normalize_new_values(raw).to_pandas()
+    assert list(first.columns) == list(pipeline.NORMALIZED_VALUE_COLUMNS)
+    assert _plain(first["identifier_value"]) == [
+        "ivan@mail.ru",
+        None,
+        "+79151234567",
+        None,  # an e-mail in a phone field is not a phone
+        "new@x.ru",
+    ]
+    assert first["is_valid"].tolist() == [True, False, True, False, True]
+    assert first["identifier_hash"][0] == hash_identifier("email", "ivan@mail.ru")
+    assert first["identifier_masked"][2] == mask_phone("+79151234567")
+    assert set(first["normalizer"]) == {pipeline.normalizer_fingerprint("RU")}
+
+    cached = raw.iloc[:4]
+    again = pipeline.normalize_new_values(raw, cached).to_pandas()
+    assert again["value_raw"].tolist() == ["new@x.ru"]
+    assert pipeline.normalize_new_values(raw, raw).num_rows == 0
+    # Same schema when nothing is new (an empty incremental batch).
+    assert (
+        pipeline.normalize_new_values(raw, raw).schema == pipeline.normalize_new_values(raw).schema
+    )
+
+
+def test_normalizer_fingerprint_names_what_normalization_depends_on() -> None:
+    fingerprint = pipeline.normalizer_fingerprint("by")
+    assert "region BY" in fingerprint
+    assert "phonenumbers " in fingerprint
+    assert fingerprint != pipeline.normalizer_fingerprint("RU")
 
 
 @pytest.mark.parametrize("empty", [True, False])

@@ -1,0 +1,47 @@
+{#-
+    Every distinct raw e-mail and phone the project normalizes: the values of identity
+    records and the addresses of e-mail campaign contacts and ESP events. The input of
+    the normalization cache (int_identity__normalized_values).
+-#}
+
+with
+
+identifiers as (
+    select * from {{ ref('int_identity__identifiers') }}
+),
+
+sender_contacts as (
+    select * from {{ ref('stg_bitrix__sender_contacts') }}
+),
+
+email_events as (
+    select * from {{ ref('stg_bitrix__email_events') }}
+),
+
+raw_values as (
+    select
+        identifier_kind,
+        value_raw
+    from identifiers
+
+    union
+
+    select
+        'email' as identifier_kind,
+        address_raw as value_raw
+    from sender_contacts
+    where contact_type_id = 1
+
+    union
+
+    select
+        'email' as identifier_kind,
+        email_raw as value_raw
+    from email_events
+)
+
+select
+    identifier_kind,
+    value_raw
+from raw_values
+where value_raw is not null and value_raw <> ''
