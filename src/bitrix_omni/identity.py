@@ -60,7 +60,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
@@ -412,6 +412,117 @@ def _encode_together(
     return [codes[bounds[i] : bounds[i + 1]] for i in range(len(arrays))], dictionary
 
 
+class _FirstRows:
+    """The dictionary of a factorized column, kept as "the string at the first row of each
+    code" and taken only when needed (most runs never look at it)."""
+
+    def __init__(self, strings: Sequence[pa.LargeStringArray], codes: np.ndarray) -> None:
+        self._strings = pa.chunked_array(strings, type=pa.large_string())
+        # Codes appear in increasing order of first appearance: a row holds its code's
+        # first appearance exactly when the code exceeds every code before it.
+        before = np.maximum.accumulate(np.concatenate(([-1], codes[:-1])))
+        self.rows = np.flatnonzero(codes > before)
+
+    def __len__(self) -> int:
+        return int(self.rows.size)
+
+    def take(self, indices: pa.Array) -> pa.LargeStringArray:
+        idx = np.asarray(pc.fill_null(indices, -1).to_numpy(zero_copy_only=False), np.int64)
+        rows = np.where(idx >= 0, self.rows[np.maximum(idx, 0)], 0)
+        taken = self._strings.take(pa.array(rows, mask=idx < 0))
+        return _as_large_string(taken)
+
+
+#: Record ids after the ``:`` of a record key: decimal, no sign, no leading zero.
+_KEY_ID: Final = r"^(?:0|[1-9][0-9]{0,14})$"
+_KEY_ID_BASE: Final = 10**15
+_NULL_KEY: Final = "\x00:0"  # stands in for null keys while parsing, masked afterwards
+
+
+def _record_key_ints(arrays: Sequence[pa.LargeStringArray]) -> list[np.ndarray] | None:
+    """``'<table>:<id>'`` keys as int64 (table code * 10**15 + id), or ``None`` when any
+    key has another shape. Integer keys factorize several times faster than strings."""
+    prefixes: list[pa.Array] = []
+    ids: list[np.ndarray] = []
+    for arr in arrays:
+        parts = pc.split_pattern(pc.fill_null(arr, _ls(_NULL_KEY)), ":", max_splits=1)
+        if len(arr) and not pc.all(pc.equal(pc.list_value_length(parts), 2)).as_py():
+            return None
+        flat = pc.list_flatten(parts)
+        suffix = flat.take(pa.array(np.arange(1, 2 * len(arr), 2)))
+        if len(arr) and not pc.all(pc.match_substring_regex(suffix, _KEY_ID)).as_py():
+            return None
+        prefixes.append(flat.take(pa.array(np.arange(0, 2 * len(arr), 2))))
+        ids.append(np.asarray(pc.cast(suffix, pa.int64()).to_numpy(zero_copy_only=False)))
+    encoded = pc.dictionary_encode(pa.concat_arrays(prefixes))
+    if len(encoded.dictionary) * _KEY_ID_BASE >= 2**63:
+        return None
+    table_codes = _indices(encoded).astype(np.int64) * _KEY_ID_BASE
+    bounds = np.cumsum([0, *(len(a) for a in arrays)])
+    return [table_codes[bounds[i] : bounds[i + 1]] + ids[i] for i in range(len(arrays))]
+
+
+def _encode_record_keys(
+    arrays: Sequence[pa.LargeStringArray],
+) -> tuple[list[np.ndarray], pa.LargeStringArray | _FirstRows]:
+    """:func:`_encode_together` for record key columns: the same codes (first appearance
+    order, -1 for null), through integer keys when every key is ``'<table>:<id>'``."""
+    ints = _record_key_ints(arrays) if sum(len(a) for a in arrays) else None
+    if ints is None:
+        return _encode_together(arrays)
+    codes, _ = pd.factorize(np.concatenate(ints), sort=False)
+    codes = codes.astype(np.int32 if codes.size < 2**31 else np.int64, copy=False)
+    dictionary = _FirstRows(arrays, codes)
+    bounds = np.cumsum([0, *(len(a) for a in arrays)])
+    out = [codes[bounds[i] : bounds[i + 1]].copy() for i in range(len(arrays))]
+    for arr, part in zip(arrays, out, strict=True):
+        if arr.null_count:
+            part[_bool_np(pc.is_null(arr))] = -1
+    return out, dictionary
+
+
+def _digest_codes(digests: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Factorize ``(n, k)`` digests (k >= 8) by their first 8 bytes: (codes, first row of
+    each code), or ``None`` on a prefix collision between different digests."""
+    prefix = np.ascontiguousarray(digests[:, :8]).view(np.int64).ravel()
+    codes, _ = pd.factorize(prefix, sort=False)
+    before = np.maximum.accumulate(np.concatenate(([-1], codes[:-1])))
+    first = np.flatnonzero(codes > before)
+    if not np.array_equal(digests, digests[first][codes]):
+        return None
+    return codes.astype(np.int64, copy=False), first
+
+
+def _fixed_width_bytes(values: pa.LargeStringArray, width: int) -> np.ndarray | None:
+    """The bytes of strings that are all exactly ``width`` long as ``(n, width)``."""
+    if values.null_count:
+        return None
+    offsets, data = _string_buffers(values)
+    if not np.array_equal(np.diff(offsets), np.full(len(values), width)):
+        return None
+    return data[offsets[0] : offsets[-1]].reshape(len(values), width)
+
+
+def _encode_uuids(
+    uuids: pa.LargeStringArray,
+) -> tuple[np.ndarray, pa.LargeStringArray | _FirstRows]:
+    """:func:`_encode_together` of one uuid column, through their 16 bytes when all are
+    canonical (36-character) uuid strings."""
+    chars = _fixed_width_bytes(uuids, 36) if len(uuids) else None
+    if chars is not None:
+        hex_chars = np.ascontiguousarray(chars[:, _UUID_HEX_POSITIONS]).tobytes()
+        try:
+            raw = np.frombuffer(binascii.unhexlify(hex_chars), np.uint8).reshape(-1, 16)
+        except (binascii.Error, ValueError):
+            raw = None
+        found = _digest_codes(raw) if raw is not None else None
+        if found is not None:
+            codes, _ = found
+            return codes, _FirstRows([uuids], codes)
+    (codes,), dictionary = _encode_together([uuids])
+    return codes, dictionary
+
+
 def _bool_np(arr: pa.Array) -> np.ndarray:
     return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=bool)
 
@@ -651,7 +762,7 @@ def guard_identifiers(
     rec_keys = rec.strings("record_key")
     if rec_keys.null_count:
         raise ValueError(f"records.record_key has {rec_keys.null_count} null value(s)")
-    codes, key_dict = _encode_together(
+    codes, key_dict = _encode_record_keys(
         [
             rec_keys,
             ids.strings("record_key"),
@@ -836,26 +947,65 @@ class _EncodedIdentifiers:
     pair_idx: np.ndarray  # per usable row: distinct identifier number
     kind: np.ndarray  # per identifier: 0 email, 1 phone (int8)
     values: pa.LargeStringArray  # per identifier: normalized value
+    digests: np.ndarray | None = None  # per identifier: sha256, when given as input
+    masks: pa.LargeStringArray | None = None  # per identifier: mask, when given as input
+
+
+def _row_kinds(kinds: pa.LargeStringArray) -> np.ndarray:
+    """Per row: the position of its kind in IDENTIFIER_KINDS, -1 for null or unknown."""
+    row_kind = np.full(len(kinds), -1, dtype=np.int64)
+    for code, name in enumerate(IDENTIFIER_KINDS):
+        row_kind[_bool_np(pc.equal(kinds, _ls(name)))] = code
+    return row_kind
+
+
+def _hash_digests(hashes: pa.LargeStringArray, usable: np.ndarray) -> np.ndarray | None:
+    """``(usable rows, 32)`` digests from 64-character hex hashes present exactly on the
+    usable rows (null elsewhere), without copying the strings; ``None`` otherwise."""
+    if not np.array_equal(_bool_np(pc.is_valid(hashes)), usable):
+        return None
+    offsets, data = _string_buffers(hashes)
+    if not np.array_equal(np.diff(offsets), np.where(usable, 64, 0)):
+        return None
+    try:
+        raw = binascii.unhexlify(data[offsets[0] : offsets[-1]].tobytes())
+    except (binascii.Error, ValueError):
+        return None
+    return np.frombuffer(raw, dtype=np.uint8).reshape(-1, 32)
 
 
 def _encode_identifiers(ids: _Frame) -> _EncodedIdentifiers:
-    """Number the distinct (kind, value) identifiers; raise on an unknown kind."""
+    """Number the distinct (kind, value) identifiers; raise on an unknown kind.
+
+    With the optional precomputed hashes (:data:`PRECOMPUTED_IDENTIFIER_COLUMNS`) the
+    identifiers are numbered by hash (one hash per (kind, value)) and their digests and
+    masks come along; otherwise by the value strings.
+    """
     values = ids.strings("value")
     kinds = ids.strings("kind")
     usable = _bool_np(pc.and_(pc.is_valid(values), pc.not_equal(values, _ls(""))))
-
-    (kind_codes,), kind_dict = _encode_together([kinds])
-    kind_map = np.array(
-        [IDENTIFIER_KINDS.index(k) if k in IDENTIFIER_KINDS else -1 for k in kind_dict.to_pylist()]
-        + [-1],
-        dtype=np.int64,
-    )
-    row_kind = kind_map[kind_codes]  # code -1 (null kind) picks the trailing -1
-    del kind_codes
+    row_kind = _row_kinds(kinds)
     bad = usable & (row_kind < 0)
     if bad.any():
         found = sorted({str(k) for k in _take(kinds, np.nonzero(bad)[0][:1000]).to_pylist()})
         raise ValueError(f"identifiers.kind must be one of {IDENTIFIER_KINDS}; found {found[:10]}")
+
+    usable_rows = np.flatnonzero(usable)
+    if set(PRECOMPUTED_IDENTIFIER_COLUMNS) <= ids.columns and usable_rows.size:
+        digests = _hash_digests(ids.strings("identifier_hash"), usable)
+        found = _digest_codes(digests) if digests is not None else None
+        if found is not None:
+            pair_idx, first = found
+            rows = usable_rows[first]
+            return _EncodedIdentifiers(
+                usable=usable,
+                row_kind=row_kind,
+                pair_idx=pair_idx,
+                kind=row_kind[rows].astype(np.int8),
+                values=_take(values, rows),
+                digests=digests[first],
+                masks=_take(ids.strings("identifier_masked"), rows),
+            )
 
     (value_codes,), value_dict = _encode_together([values])
     del values
@@ -880,28 +1030,6 @@ def _blocked(values: pa.LargeStringArray, blocklist: frozenset[str]) -> np.ndarr
     return np.zeros(len(values), dtype=bool)
 
 
-def _precomputed(
-    ids: _Frame, usable: np.ndarray, pair_idx: np.ndarray, m: int
-) -> tuple[np.ndarray | None, pa.LargeStringArray | None]:
-    """Digests ``(m, 32)`` and masks per identifier from the optional input columns
-    (``None`` where a column is absent or incomplete). Rows of one identifier carry the
-    same hash and mask, so any of its rows stands for it."""
-    if m == 0 or not set(PRECOMPUTED_IDENTIFIER_COLUMNS) <= ids.columns:
-        return None, None
-    row = np.empty(m, dtype=np.int64)
-    row[pair_idx] = np.flatnonzero(usable)
-    hashes = _take(ids.strings("identifier_hash"), row)
-    masks = _take(ids.strings("identifier_masked"), row)
-    offsets, data = _string_buffers(hashes)
-    if hashes.null_count or not np.array_equal(np.diff(offsets), np.full(m, 64)):
-        return None, None
-    try:
-        raw = binascii.unhexlify(data[offsets[0] : offsets[-1]].tobytes())
-    except (binascii.Error, ValueError):
-        return None, None
-    return np.frombuffer(raw, dtype=np.uint8).reshape(m, 32).copy(), masks
-
-
 def _prepare_identifiers(ids: _Frame, blocklist: frozenset[str]) -> _Identifiers:
     """Encode identifier rows; hash, mask and blocklist-check each distinct (kind, value).
 
@@ -911,9 +1039,9 @@ def _prepare_identifiers(ids: _Frame, blocklist: frozenset[str]) -> _Identifiers
     enc = _encode_identifiers(ids)
     usable, row_kind, pair_idx = enc.usable, enc.row_kind, enc.pair_idx
     u_kind, u_values = enc.kind, enc.values
+    given_hashes, given_masks = enc.digests, enc.masks
     del enc
     kind_names = _strings_of(IDENTIFIER_KINDS)
-    given_hashes, given_masks = _precomputed(ids, usable, pair_idx, u_kind.size)
     digests = (
         given_hashes
         if given_hashes is not None
@@ -1077,11 +1205,11 @@ def _encode_keys(
     an unknown key's code is >= n. The last column of ``others`` must be previous keys.
     """
     n = len(rec_keys)
-    codes, dictionary = _encode_together([rec_keys, *others])
+    codes, dictionary = _encode_record_keys([rec_keys, *others])
     if not np.array_equal(codes[0], np.arange(n)):
         _check_unique(codes[0], dictionary, "records.record_key")
     _check_unique(codes[-1], dictionary, "previous.record_key")
-    (prev_uuid_codes,), uuid_dict = _encode_together([prev_uuids])
+    prev_uuid_codes, uuid_dict = _encode_uuids(prev_uuids)
     return _Keys(codes[1:], dictionary, prev_uuid_codes, uuid_dict)
 
 

@@ -160,23 +160,44 @@ def resolve(
     return resolve_identities(records, identifiers, links, previous, config, with_evidence=False)
 
 
+#: Registry columns whose change makes a run rewrite a record's row.
+_REGISTRY_STATE = (
+    "source_table",
+    "source_id",
+    "customer_uuid",
+    "match_method",
+    "component_size",
+    "is_anchor",
+    "is_current",
+    "first_seen_at",
+    "last_seen_at",
+)
+
+
 def registry_frame(
     result: IdentityResult,
     records: Any,
     previous_registry: Any,
     resolved_at: datetime,
 ) -> pa.Table:
-    """The customer registry: every record ever seen, current ones with their new uuid.
+    """The registry rows this run writes: every record on a first run; afterwards only
+    the records whose row changed (new records, a new customer_uuid, other figures) and
+    the records that disappeared from Bitrix since (``is_current = False``).
 
-    Records that disappeared from Bitrix since the previous run keep their last row with
-    ``is_current = False``, so their uuid is never reused for someone else and history
-    stays explainable. Current rows come in record_key order (the identity map's).
+    Rows are never deleted, so a uuid is never reused for someone else and history stays
+    explainable; ``previous_customer_uuid`` and ``resolved_at`` of a row are the uuid
+    before, and the time of, its last change. Writing only changes keeps an hourly run's
+    write proportional to what changed, not to history.
     """
     current = pa.Table.from_pandas(result.identity_map, preserve_index=False)
     records = _arrow(records)
     keys = normalize.as_large_strings(current["record_key"])
-    position = pc.index_in(keys, value_set=normalize.as_large_strings(records["record_key"]))
+    record_keys = normalize.as_large_strings(records["record_key"])
     n = current.num_rows
+    if len(record_keys) == n and pc.all(pc.equal(keys, record_keys)).as_py() in (True, None):
+        position = pa.array(np.arange(n))  # records come in record_key order
+    else:
+        position = pc.index_in(keys, value_set=record_keys)
     stamp = np.datetime64(pd.Timestamp(resolved_at).tz_localize(None).to_datetime64(), "us")
     columns = {
         "record_key": keys,
@@ -195,26 +216,41 @@ def registry_frame(
     registry = pa.table({c: columns[c] for c in REGISTRY_COLUMNS})
     if previous_registry is None:
         return registry
-    previous_registry = _arrow(previous_registry)
-    if previous_registry.num_rows == 0:
+    previous = _arrow(previous_registry)
+    if previous.num_rows == 0:
         return registry
-    gone = previous_registry.filter(
-        pc.invert(
-            pc.is_in(normalize.as_large_strings(previous_registry["record_key"]), value_set=keys)
+    previous = pa.table(
+        {c: pc.cast(previous[c], registry.schema.field(c).type) for c in REGISTRY_COLUMNS}
+    )
+    before = pc.index_in(keys, value_set=previous["record_key"])
+    changed = _bool_np(pc.is_null(before))
+    for column in _REGISTRY_STATE:
+        changed |= ~_same(registry[column], previous[column].take(before))
+    gone = previous.filter(
+        pc.and_(
+            pc.invert(pc.is_in(previous["record_key"], value_set=keys)),
+            pc.fill_null(previous["is_current"], False),
         )
     )
-    if gone.num_rows == 0:
-        return registry
-    gone_columns = {
-        c: (
-            pa.array(np.zeros(gone.num_rows, dtype=bool))
-            if c == "is_current"
-            else pc.cast(gone[c], registry.schema.field(c).type)
-        )
-        for c in REGISTRY_COLUMNS
-    }
-    combined = pa.concat_tables([registry, pa.table(gone_columns)])
-    return combined.take(pc.sort_indices(combined, sort_keys=[("record_key", "ascending")]))
+    gone = gone.set_column(
+        REGISTRY_COLUMNS.index("is_current"),
+        "is_current",
+        pa.array(np.zeros(gone.num_rows, dtype=bool)),
+    ).set_column(
+        REGISTRY_COLUMNS.index("resolved_at"),
+        "resolved_at",
+        pa.array(np.full(gone.num_rows, stamp)),
+    )
+    return pa.concat_tables([registry.filter(pa.array(changed)), gone])
+
+
+def _bool_np(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return np.asarray(pc.fill_null(values, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _same(a: pa.Array | pa.ChunkedArray, b: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Per row: equal values, or both null."""
+    return _bool_np(pc.equal(a, b)) | (_bool_np(pc.is_null(a)) & _bool_np(pc.is_null(b)))
 
 
 def _timestamps(values: pa.Array | pa.ChunkedArray) -> pa.Array:

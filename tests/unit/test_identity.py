@@ -805,7 +805,9 @@ TIMES = [None, "2020-01-01", "2020-01-01", "2021-06-01", "2019-03-03"]
 def worlds(draw: st.DrawFn) -> dict[str, object]:
     n = draw(st.integers(0, 12))
     keys = [f"{draw(st.sampled_from(TABLES))}:{i}" for i in range(n)]
-    pool = [*keys, "b_user:unknown"]  # an unknown record, for dangling rows
+    # An unknown record, for dangling rows; some shapes take the integer key encoding.
+    unknown = draw(st.sampled_from(["b_user:unknown", "b_user:999999", "b_user:07", "x"]))
+    pool = [*keys, unknown]
     seen = [draw(st.sampled_from(TIMES)) for _ in keys]
     records = recs(*zip(keys, seen, strict=True))
     id_rows = draw(
@@ -940,6 +942,38 @@ def test_row_order_does_not_matter(world: dict[str, object], rnd: object) -> Non
         _run(shuffled, prev_other.sample(frac=1.0, random_state=rnd.randint(0, 2**31))),  # type: ignore[attr-defined]
     )
     assert_same_result(_run(world, prev_map(first)), _run(shuffled, previous))
+
+
+def _with_hashes(identifiers: pd.DataFrame) -> pd.DataFrame:
+    """The optional precomputed columns, as the normalization step provides them."""
+    valid = identifiers["value"].map(lambda v: isinstance(v, str) and v != "")
+    out = identifiers.copy()
+    out["identifier_hash"] = [
+        _hash_identifier(k, v) if ok else None
+        for k, v, ok in zip(identifiers["kind"], identifiers["value"], valid, strict=True)
+    ]
+    out["identifier_masked"] = mask_identifiers(
+        identifiers["kind"], identifiers["value"].where(valid, None)
+    ).to_pylist()
+    return out
+
+
+@PROPERTY_SETTINGS
+@given(worlds())
+def test_fast_encodings_give_the_same_result(world: dict[str, object]) -> None:
+    """Integer record keys, uuid bytes and precomputed hashes are shortcuts only."""
+    first = _run(world)
+    previous = prev_map(first)
+    fast = _run(world, previous)
+    hashed = _run(dict(world, identifiers=_with_hashes(world["identifiers"])), previous)  # type: ignore[arg-type]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ident_mod, "_record_key_ints", lambda arrays: None)
+        patch.setattr(ident_mod, "_fixed_width_bytes", lambda values, width: None)
+        slow = _run(world, previous)
+        slow_first = _run(world)
+    assert_same_result(first, slow_first)
+    assert_same_result(fast, slow)
+    assert_same_result(hashed, slow)
 
 
 @PROPERTY_SETTINGS
@@ -1133,3 +1167,25 @@ def test_without_evidence_only_evidence_is_empty(world: dict[str, object]) -> No
     assert lean.evidence.empty
     for name in ("identity_map", "guarded", "ledger", "health"):
         pd.testing.assert_frame_equal(getattr(lean, name), getattr(full, name))
+
+
+def test_fast_encodings_apply_to_the_project_shapes() -> None:
+    keys = pa.array(["b_user:1", "b_crm_lead:1", None, "b_user:0"], pa.large_string())
+    ints = ident_mod._record_key_ints([keys])
+    assert ints is not None and len(set(ints[0].tolist())) == 4
+    for odd in ("b_user:07", "b_user:+7", "b_user", "b_user:1:2", "b_user: 1"):
+        assert ident_mod._record_key_ints([pa.array([odd], pa.large_string())]) is None
+    codes, dictionary = ident_mod._encode_record_keys([keys, keys])
+    assert codes[0].tolist() == [0, 1, -1, 3] and codes[1].tolist() == [0, 1, -1, 3]
+    assert dictionary.take(pa.array([3, 0])).to_pylist() == ["b_user:0", "b_user:1"]
+    uuids = pa.array([u5("a"), u5("b"), u5("a")], pa.large_string())
+    uuid_codes, uuid_dict = ident_mod._encode_uuids(uuids)
+    assert uuid_codes.tolist() == [0, 1, 0]
+    assert isinstance(uuid_dict, ident_mod._FirstRows)
+    frame = ident_mod._Frame(
+        _with_hashes(idents(("b_user:1", "email", "a@x.ru"), ("b_user:2", "email", "a@x.ru"))),
+        "identifiers",
+        ident_mod.IDENTIFIER_COLUMNS,
+    )
+    encoded = ident_mod._encode_identifiers(frame)
+    assert encoded.digests is not None and encoded.pair_idx.tolist() == [0, 0]

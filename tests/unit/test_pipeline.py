@@ -210,3 +210,77 @@ def test_normalized_blocklist(empty: bool) -> None:
     )
     expected = frozenset() if empty else frozenset({"junk@mail.ru", "+79000000001"})
     assert pipeline.normalized_blocklist(seed) == expected
+
+
+def _registry(records, identifiers, links, previous=None, at="2024-06-01 12:00"):  # type: ignore[no-untyped-def]
+    prev_map = None
+    if previous is not None:
+        prev_map = previous.filter(previous["is_current"]).select(["record_key", "customer_uuid"])
+    result = pipeline.resolve(records, identifiers, links, frozenset(), 5, prev_map)
+    return pipeline.registry_frame(result, records, previous, pd.Timestamp(at, tz="UTC"))
+
+
+def _apply(stored, written):  # type: ignore[no-untyped-def]
+    """delete+insert on record_key, as the incremental model does."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kept = stored.filter(pc.invert(pc.is_in(stored["record_key"], value_set=written["record_key"])))
+    return pa.concat_tables([kept, written])
+
+
+def test_registry_writes_only_changed_rows() -> None:
+    records, identifiers, links = _world()
+    first = _registry(records, identifiers, links)
+    assert first.num_rows == len(records) and all(first["is_current"].to_pylist())
+    assert first["previous_customer_uuid"].null_count == first.num_rows
+
+    # Nothing changed: nothing written.
+    assert _registry(records, identifiers, links, first, "2024-06-01 13:00").num_rows == 0
+
+    # A new order with Buyer0's e-mail joins that customer: the uuid stays, but the
+    # customer's rows change (component_size), so exactly those rows are written.
+    new = pd.DataFrame(
+        {
+            "record_key": ["b_sale_order:100"],
+            "source_table": ["b_sale_order"],
+            "source_id": [100],
+            "first_seen_at": [pd.Timestamp("2024-03-01")],
+            "last_seen_at": [pd.Timestamp("2024-03-01")],
+        }
+    )
+    records2 = pd.concat([records, new], ignore_index=True).sort_values("record_key")
+    identifiers2 = pd.concat(
+        [
+            identifiers,
+            pipeline.normalize_identifiers(
+                _identifiers([("b_sale_order:100", "email", "buyer0@mail.ru")])
+            ).to_pandas(),
+        ],
+        ignore_index=True,
+    )
+    second = _registry(records2, identifiers2, links, first, "2024-06-01 14:00")
+    written = set(second["record_key"].to_pylist())
+    assert "b_sale_order:100" in written
+    stored = _apply(first, second)
+    by_key = {r["record_key"]: r for r in stored.to_pylist()}
+    buyer0 = {
+        k
+        for k, r in by_key.items()
+        if r["customer_uuid"] == by_key["b_sale_order:0"]["customer_uuid"]
+    }
+    # Written: the new record and the rows of its customer (component_size grew).
+    assert written == buyer0
+    assert by_key["b_sale_order:100"]["previous_customer_uuid"] is None
+
+    # A record deleted in Bitrix: written once with is_current = false, then left alone.
+    records3 = records2[records2["record_key"] != "b_user:7"]
+    identifiers3 = identifiers2[identifiers2["record_key"] != "b_user:7"]
+    links3 = links[links["other_record_key"] != "b_user:7"]
+    third = _registry(records3, identifiers3, links3, stored, "2024-06-01 15:00")
+    gone = [r for r in third.to_pylist() if r["record_key"] == "b_user:7"]
+    assert len(gone) == 1 and gone[0]["is_current"] is False
+    stored = _apply(stored, third)
+    fourth = _registry(records3, identifiers3, links3, stored, "2024-06-01 16:00")
+    assert fourth.num_rows == 0
+    assert stored.num_rows == len(records2)

@@ -65,14 +65,20 @@ customer_starts as (
         select * from {{ ref('int_identity__current_map') }}
     ),
 
-    -- customers whose figures may have moved: new records or merges in this run,
-    -- or still inside their acquisition window (their first channel can change)
+    -- customers whose figures may have moved: new records or merges in the latest
+    -- identity run (the registry rewrites only changed rows, stamped with the run's
+    -- time), or still inside their acquisition window (their first channel can change)
     changed_customers as (
         select distinct identity_map.customer_uuid
         from identity_map
         where
-            identity_map.previous_customer_uuid is null
-            or identity_map.previous_customer_uuid <> identity_map.customer_uuid
+            (
+                identity_map.previous_customer_uuid is null
+                or identity_map.previous_customer_uuid <> identity_map.customer_uuid
+            )
+            and identity_map.resolved_at = (
+                select max(latest.resolved_at) from identity_map as latest
+            )
         union
         select customers.customer_uuid
         from customers
