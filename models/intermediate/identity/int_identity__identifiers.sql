@@ -1,7 +1,8 @@
 {#-
     Raw e-mails and phones of identity records, one row per (record, value,
-    where it came from). Values are as typed; the identity Python model
-    normalizes them. `evidence` names the Bitrix table and column.
+    where it came from). Values are as typed; the normalization cache
+    (int_identity__normalized_values) normalizes them. `evidence` names the
+    Bitrix table and column.
 -#}
 {%- set email_codes = var('bitrix_omni_order_email_prop_codes') -%}
 {%- set phone_codes = var('bitrix_omni_order_phone_prop_codes') -%}
