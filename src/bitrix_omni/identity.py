@@ -482,13 +482,18 @@ def _encode_record_keys(
 
 
 def _digest_codes(digests: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """Factorize ``(n, k)`` digests (k >= 8) by their first 8 bytes: (codes, first row of
+    """Factorize ``(n, k)`` digests (k >= 16) by their first 8 bytes: (codes, first row of
     each code), or ``None`` on a prefix collision between different digests."""
     prefix = np.ascontiguousarray(digests[:, :8]).view(np.int64).ravel()
     codes, _ = pd.factorize(prefix, sort=False)
+    del prefix
     before = np.maximum.accumulate(np.concatenate(([-1], codes[:-1])))
     first = np.flatnonzero(codes > before)
-    if not np.array_equal(digests, digests[first][codes]):
+    del before
+    # Rows sharing a prefix must share the digest: checked on the next 8 bytes, which
+    # for sha256 or uuid bytes makes an undetected collision a 2^-128 event.
+    check = np.ascontiguousarray(digests[:, 8:16]).view(np.int64).ravel()
+    if not np.array_equal(check, check[first][codes]):
         return None
     return codes.astype(np.int64, copy=False), first
 
@@ -967,11 +972,16 @@ def _hash_digests(hashes: pa.LargeStringArray, usable: np.ndarray) -> np.ndarray
     offsets, data = _string_buffers(hashes)
     if not np.array_equal(np.diff(offsets), np.where(usable, 64, 0)):
         return None
-    try:
-        raw = binascii.unhexlify(data[offsets[0] : offsets[-1]].tobytes())
-    except (binascii.Error, ValueError):
-        return None
-    return np.frombuffer(raw, dtype=np.uint8).reshape(-1, 32)
+    hex_bytes = data[offsets[0] : offsets[-1]]  # the present hashes, back to back
+    out = np.empty((hex_bytes.size // 64, 32), dtype=np.uint8)
+    for lo in range(0, out.shape[0], _ROW_BLOCK):  # bounded temporary bytes
+        hi = min(out.shape[0], lo + _ROW_BLOCK)
+        try:
+            raw = binascii.unhexlify(hex_bytes[lo * 64 : hi * 64].tobytes())
+        except (binascii.Error, ValueError):
+            return None
+        out[lo:hi] = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 32)
+    return out
 
 
 def _encode_identifiers(ids: _Frame) -> _EncodedIdentifiers:
