@@ -81,6 +81,7 @@ __all__ = [
     "IdentityConfig",
     "IdentityResult",
     "guard_identifiers",
+    "key_positions",
     "resolve_identities",
 ]
 
@@ -479,6 +480,31 @@ def _encode_record_keys(
         if arr.null_count:
             part[_bool_np(pc.is_null(arr))] = -1
     return out, dictionary
+
+
+def key_positions(keys: Any, lookup: Any) -> np.ndarray:
+    """Position of each ``lookup`` record key in ``keys`` (unique, no nulls), -1 where the
+    key is absent or null: the lookup resolution itself uses (integer-encoded
+    ``'<table>:<id>'`` keys, strings otherwise). Raises ``ValueError`` for duplicate or
+    null ``keys``."""
+    keys, lookup = _as_large_string(_arrow_array(keys)), _as_large_string(_arrow_array(lookup))
+    n = len(keys)
+    if keys.null_count:
+        raise ValueError(f"keys has {keys.null_count} null value(s)")
+    (key_codes, lookup_codes), dictionary = _encode_record_keys([keys, lookup])
+    if not np.array_equal(key_codes, np.arange(n)):
+        _check_unique(key_codes, dictionary, "keys")
+    out = lookup_codes.astype(np.int64)
+    out[out >= n] = -1
+    return out
+
+
+def _arrow_array(values: Any) -> pa.Array:
+    if isinstance(values, pa.ChunkedArray):
+        return values.combine_chunks() if values.num_chunks else pa.array([], pa.large_string())
+    if isinstance(values, pa.Array):
+        return values
+    return pa.array(values, from_pandas=True)
 
 
 def _digest_codes(digests: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:

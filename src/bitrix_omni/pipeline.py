@@ -21,6 +21,7 @@ from bitrix_omni.identity import (
     IdentityConfig,
     IdentityResult,
     guard_identifiers,
+    key_positions,
     resolve_identities,
 )
 
@@ -197,7 +198,8 @@ def registry_frame(
     if len(record_keys) == n and pc.all(pc.equal(keys, record_keys)).as_py() in (True, None):
         position = pa.array(np.arange(n))  # records come in record_key order
     else:
-        position = pc.index_in(keys, value_set=record_keys)
+        found = key_positions(record_keys, keys)
+        position = pa.array(found, mask=found < 0)
     stamp = np.datetime64(pd.Timestamp(resolved_at).tz_localize(None).to_datetime64(), "us")
     columns = {
         "record_key": keys,
@@ -222,16 +224,15 @@ def registry_frame(
     previous = pa.table(
         {c: pc.cast(previous[c], registry.schema.field(c).type) for c in REGISTRY_COLUMNS}
     )
-    before = pc.index_in(keys, value_set=previous["record_key"])
-    changed = _bool_np(pc.is_null(before))
+    now_at = key_positions(keys, previous["record_key"])  # previous row -> current row
+    kept = now_at >= 0
+    before_rows = np.full(n, -1, dtype=np.int64)
+    before_rows[now_at[kept]] = np.flatnonzero(kept)
+    before = pa.array(before_rows, mask=before_rows < 0)
+    changed = before_rows < 0
     for column in _REGISTRY_STATE:
         changed |= ~_same(registry[column], previous[column].take(before))
-    gone = previous.filter(
-        pc.and_(
-            pc.invert(pc.is_in(previous["record_key"], value_set=keys)),
-            pc.fill_null(previous["is_current"], False),
-        )
-    )
+    gone = previous.filter(pa.array(~kept & _bool_np(previous["is_current"])))
     gone = gone.set_column(
         REGISTRY_COLUMNS.index("is_current"),
         "is_current",

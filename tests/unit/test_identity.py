@@ -1189,3 +1189,19 @@ def test_fast_encodings_apply_to_the_project_shapes() -> None:
     )
     encoded = ident_mod._encode_identifiers(frame)
     assert encoded.digests is not None and encoded.pair_idx.tolist() == [0, 0]
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        ["b_user:1", "b_user:2", "b_crm_lead:1"],  # integer-encoded shape
+        ["u1", "u2", "lead 1"],  # any other shape: string encoding
+    ],
+)
+def test_key_positions(keys: list[str]) -> None:
+    lookup = [keys[2], None, "b_user:99", keys[0], keys[2]]
+    assert ident_mod.key_positions(keys, lookup).tolist() == [2, -1, -1, 0, 2]
+    with pytest.raises(ValueError, match="unique"):
+        ident_mod.key_positions([*keys, keys[0]], lookup)
+    with pytest.raises(ValueError, match="null"):
+        ident_mod.key_positions([*keys, None], lookup)
