@@ -1,8 +1,9 @@
 """Conversions between the frame types dbt adapters hand to Python models.
 
-dbt-duckdb gives a DuckDB relation, other adapters pandas or pyarrow objects. The package's
-functions take pandas DataFrames; these helpers convert at the boundary and make missing
-values uniform, so a NaN never reaches identity resolution as a string.
+dbt-duckdb gives a DuckDB relation, other adapters pandas or pyarrow objects. The identity
+models read everything with :func:`to_arrow` (no Python object per value); :func:`to_pandas`
+is for models that want pandas, with missing values made uniform so that a NaN never turns
+into a string.
 """
 
 from __future__ import annotations
