@@ -413,16 +413,21 @@ def _encode_together(
     return [codes[bounds[i] : bounds[i + 1]] for i in range(len(arrays))], dictionary
 
 
+def _first_appearances(codes: np.ndarray) -> np.ndarray:
+    """Row of each code's first appearance, for codes numbered in order of first
+    appearance (``pd.factorize(..., sort=False)``): a row holds its code's first
+    appearance exactly when the code exceeds every code before it."""
+    before = np.maximum.accumulate(np.concatenate(([-1], codes[:-1])))
+    return np.flatnonzero(codes > before)
+
+
 class _FirstRows:
     """The dictionary of a factorized column, kept as "the string at the first row of each
     code" and taken only when needed (most runs never look at it)."""
 
     def __init__(self, strings: Sequence[pa.LargeStringArray], codes: np.ndarray) -> None:
         self._strings = pa.chunked_array(strings, type=pa.large_string())
-        # Codes appear in increasing order of first appearance: a row holds its code's
-        # first appearance exactly when the code exceeds every code before it.
-        before = np.maximum.accumulate(np.concatenate(([-1], codes[:-1])))
-        self.rows = np.flatnonzero(codes > before)
+        self.rows = _first_appearances(codes)
 
     def __len__(self) -> int:
         return int(self.rows.size)
@@ -487,7 +492,7 @@ def key_positions(keys: Any, lookup: Any) -> np.ndarray:
     key is absent or null: the lookup resolution itself uses (integer-encoded
     ``'<table>:<id>'`` keys, strings otherwise). Raises ``ValueError`` for duplicate or
     null ``keys``."""
-    keys, lookup = _as_large_string(_arrow_array(keys)), _as_large_string(_arrow_array(lookup))
+    keys, lookup = normalize.as_large_strings(keys), normalize.as_large_strings(lookup)
     n = len(keys)
     if keys.null_count:
         raise ValueError(f"keys has {keys.null_count} null value(s)")
@@ -499,23 +504,13 @@ def key_positions(keys: Any, lookup: Any) -> np.ndarray:
     return out
 
 
-def _arrow_array(values: Any) -> pa.Array:
-    if isinstance(values, pa.ChunkedArray):
-        return values.combine_chunks() if values.num_chunks else pa.array([], pa.large_string())
-    if isinstance(values, pa.Array):
-        return values
-    return pa.array(values, from_pandas=True)
-
-
 def _digest_codes(digests: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """Factorize ``(n, k)`` digests (k >= 16) by their first 8 bytes: (codes, first row of
     each code), or ``None`` on a prefix collision between different digests."""
     prefix = np.ascontiguousarray(digests[:, :8]).view(np.int64).ravel()
     codes, _ = pd.factorize(prefix, sort=False)
     del prefix
-    before = np.maximum.accumulate(np.concatenate(([-1], codes[:-1])))
-    first = np.flatnonzero(codes > before)
-    del before
+    first = _first_appearances(codes)
     # Rows sharing a prefix must share the digest: checked on the next 8 bytes, which
     # for sha256 or uuid bytes makes an undetected collision a 2^-128 event.
     check = np.ascontiguousarray(digests[:, 8:16]).view(np.int64).ravel()

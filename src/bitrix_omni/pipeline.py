@@ -161,17 +161,10 @@ def resolve(
     return resolve_identities(records, identifiers, links, previous, config, with_evidence=False)
 
 
-#: Registry columns whose change makes a run rewrite a record's row.
-_REGISTRY_STATE = (
-    "source_table",
-    "source_id",
-    "customer_uuid",
-    "match_method",
-    "component_size",
-    "is_anchor",
-    "is_current",
-    "first_seen_at",
-    "last_seen_at",
+#: Registry columns whose change makes a run rewrite a record's row: all but the key and
+#: the two columns that describe the change itself.
+_REGISTRY_STATE = tuple(
+    c for c in REGISTRY_COLUMNS if c not in ("record_key", "previous_customer_uuid", "resolved_at")
 )
 
 
@@ -304,6 +297,14 @@ def normalizer_fingerprint(default_region: str = "RU") -> str:
     )
 
 
+def _value_pairs(frame: Any) -> pa.Table:
+    """The (identifier_kind, value_raw) columns of a frame as large strings."""
+    table = _arrow(frame)
+    return pa.table(
+        {c: normalize.as_large_strings(table[c]) for c in ("identifier_kind", "value_raw")}
+    )
+
+
 def normalize_new_values(
     raw_values: Any, cached: Any = None, default_region: str = "RU"
 ) -> pa.Table:
@@ -315,22 +316,10 @@ def normalize_new_values(
     ``is_valid = False`` and null value, hash and mask, so the cost of a run is
     proportional to the values it has not seen.
     """
-    raw = _arrow(raw_values).select(["identifier_kind", "value_raw"])
-    raw = pa.table(
-        {
-            "identifier_kind": normalize.as_large_strings(raw["identifier_kind"]),
-            "value_raw": normalize.as_large_strings(raw["value_raw"]),
-        }
-    )
+    raw = _value_pairs(raw_values)
     if cached is not None:
-        seen = _arrow(cached).select(["identifier_kind", "value_raw"])
+        seen = _value_pairs(cached)
         if seen.num_rows:
-            seen = pa.table(
-                {
-                    "identifier_kind": normalize.as_large_strings(seen["identifier_kind"]),
-                    "value_raw": normalize.as_large_strings(seen["value_raw"]),
-                }
-            )
             raw = raw.join(seen, keys=["identifier_kind", "value_raw"], join_type="left anti")
     values, hashes, masks = normalize.normalize_identifier_columns(
         raw["identifier_kind"], raw["value_raw"], default_region
