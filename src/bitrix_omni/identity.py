@@ -52,7 +52,6 @@ Known limits (by design, documented in tests):
 from __future__ import annotations
 
 import binascii
-import hashlib
 import logging
 import math
 import time
@@ -60,7 +59,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -69,7 +68,7 @@ import pyarrow.compute as pc
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-from bitrix_omni import normalize
+from bitrix_omni import kernels, normalize
 
 __all__ = [
     "CUSTOMER_UUID_NAMESPACE",
@@ -250,28 +249,15 @@ def _fixed_width_strings(chars: np.ndarray | bytes, width: int) -> pa.LargeStrin
     return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
 
 
-def _blocks_as_bytes(arr: pa.Array) -> Iterable[list[bytes]]:
-    """Python ``bytes`` of a string array, one block at a time (bounded memory)."""
-    binary = arr.cast(pa.large_binary())
-    for lo in range(0, len(binary), _ROW_BLOCK):
-        yield binary.slice(lo, _ROW_BLOCK).to_pylist()
-
-
 def _uuid5_strings(namespace: uuid.UUID, names: pa.Array) -> pa.LargeStringArray:
     """``str(uuid.uuid5(namespace, name))`` for the strings of ``names``.
 
     Same bytes as :func:`uuid.uuid5` (SHA-1 of namespace + name, version 5, RFC 4122
-    variant), formatted with numpy instead of a ``uuid.UUID`` object per name.
+    variant): the SHA-1s computed in bulk (:func:`kernels.digests`), formatted with numpy
+    instead of a ``uuid.UUID`` object per name.
     """
     n = len(names)
-    ns = namespace.bytes
-    sha1 = hashlib.sha1
-    raw = np.empty((n, 16), dtype=np.uint8)
-    lo = 0
-    for block in _blocks_as_bytes(names):
-        joined = b"".join([sha1(ns + name, usedforsecurity=False).digest()[:16] for name in block])
-        raw[lo : lo + len(block)] = np.frombuffer(joined, dtype=np.uint8).reshape(-1, 16)
-        lo += len(block)
+    raw = np.ascontiguousarray(kernels.digests(names, "sha1", namespace.bytes)[:, :16])
     raw[:, 6] = (raw[:, 6] & 0x0F) | 0x50
     raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80
     out = np.full((n, 36), ord("-"), dtype=np.uint8)
@@ -439,69 +425,71 @@ class _FirstRows:
         return _as_large_string(taken)
 
 
-#: Record ids after the ``:`` of a record key: decimal, no sign, no leading zero.
-_KEY_ID: Final = r"^(?:0|[1-9][0-9]{0,14})$"
-_KEY_ID_BASE: Final = 10**15
-_NULL_KEY: Final = "\x00:0"  # stands in for null keys while parsing, masked afterwards
+class _KeyDictionary:
+    """Strings of record key codes: codes below ``len(records)`` are record rows, the
+    others number the distinct keys that are not records (taken only when needed: error
+    messages, dangling links)."""
+
+    def __init__(self, records: pa.LargeStringArray, unknown: pa.LargeStringArray) -> None:
+        self._strings = pa.chunked_array([records, unknown], type=pa.large_string())
+
+    def __len__(self) -> int:
+        return len(self._strings)
+
+    def take(self, indices: pa.Array) -> pa.LargeStringArray:
+        return _as_large_string(self._strings.take(indices))
 
 
-def _record_key_ints(arrays: Sequence[pa.LargeStringArray]) -> list[np.ndarray] | None:
-    """``'<table>:<id>'`` keys as int64 (table code * 10**15 + id), or ``None`` when any
-    key has another shape. Integer keys factorize several times faster than strings."""
-    prefixes: list[pa.Array] = []
-    ids: list[np.ndarray] = []
-    for arr in arrays:
-        parts = pc.split_pattern(pc.fill_null(arr, _ls(_NULL_KEY)), ":", max_splits=1)
-        if len(arr) and not pc.all(pc.equal(pc.list_value_length(parts), 2)).as_py():
-            return None
-        flat = pc.list_flatten(parts)
-        suffix = flat.take(pa.array(np.arange(1, 2 * len(arr), 2)))
-        if len(arr) and not pc.all(pc.match_substring_regex(suffix, _KEY_ID)).as_py():
-            return None
-        prefixes.append(flat.take(pa.array(np.arange(0, 2 * len(arr), 2))))
-        ids.append(np.asarray(pc.cast(suffix, pa.int64()).to_numpy(zero_copy_only=False)))
-    encoded = pc.dictionary_encode(pa.concat_arrays(prefixes))
-    if len(encoded.dictionary) * _KEY_ID_BASE >= 2**63:
-        return None
-    table_codes = _indices(encoded).astype(np.int64) * _KEY_ID_BASE
-    bounds = np.cumsum([0, *(len(a) for a in arrays)])
-    return [table_codes[bounds[i] : bounds[i + 1]] + ids[i] for i in range(len(arrays))]
+def _record_rows(
+    rec_keys: pa.LargeStringArray, others: Sequence[pa.LargeStringArray]
+) -> tuple[list[np.ndarray], _KeyDictionary]:
+    """Per column of ``others``: each key's row in ``rec_keys``; a key that is not a
+    record gets ``len(rec_keys)`` + the number of its distinct value (in order of first
+    appearance), a null -1. ``rec_keys`` must be unique (see :func:`_check_unique_keys`)."""
+    n = len(rec_keys)
+    lookup = pa.chunked_array([a for a in others if len(a)], type=pa.large_string())
+    codes = kernels.joined_rows(rec_keys, lookup)
+    unknown_rows = np.flatnonzero(codes < 0)
+    if lookup.null_count and unknown_rows.size:
+        unknown_rows = unknown_rows[_bool_np(pc.is_valid(lookup.take(pa.array(unknown_rows))))]
+    unknown = pa.array([], pa.large_string())
+    if unknown_rows.size:
+        encoded = lookup.take(pa.array(unknown_rows)).dictionary_encode().combine_chunks()
+        codes[unknown_rows] = n + _indices(encoded)
+        unknown = _as_large_string(encoded.dictionary)
+    codes = codes.astype(np.int32 if n + len(unknown) < 2**31 else np.int64, copy=False)
+    bounds = np.cumsum([0, *(len(a) for a in others)])
+    out = [codes[bounds[i] : bounds[i + 1]] for i in range(len(others))]
+    return out, _KeyDictionary(rec_keys, unknown)
 
 
-def _encode_record_keys(
-    arrays: Sequence[pa.LargeStringArray],
-) -> tuple[list[np.ndarray], pa.LargeStringArray | _FirstRows]:
-    """:func:`_encode_together` for record key columns: the same codes (first appearance
-    order, -1 for null), through integer keys when every key is ``'<table>:<id>'``."""
-    ints = _record_key_ints(arrays) if sum(len(a) for a in arrays) else None
-    if ints is None:
-        return _encode_together(arrays)
-    codes, _ = pd.factorize(np.concatenate(ints), sort=False)
-    codes = codes.astype(np.int32 if codes.size < 2**31 else np.int64, copy=False)
-    dictionary = _FirstRows(arrays, codes)
-    bounds = np.cumsum([0, *(len(a) for a in arrays)])
-    out = [codes[bounds[i] : bounds[i + 1]].copy() for i in range(len(arrays))]
-    for arr, part in zip(arrays, out, strict=True):
-        if arr.null_count:
-            part[_bool_np(pc.is_null(arr))] = -1
-    return out, dictionary
+def _check_unique_keys(keys: pa.LargeStringArray, what: str) -> np.ndarray:
+    """Rows of ``keys`` in byte order (no sort when they already are); raise ValueError
+    naming a few keys that occur more than once."""
+    n = len(keys)
+    if n < 2 or pc.all(pc.less(keys.slice(0, n - 1), keys.slice(1))).as_py():
+        return np.arange(n, dtype=np.int64)
+    order = np.asarray(pc.sort_indices(keys).to_numpy(zero_copy_only=False), dtype=np.int64)
+    ordered = _take(keys, order)
+    same = _bool_np(pc.equal(ordered.slice(0, n - 1), ordered.slice(1)))
+    if same.any():
+        dups = pc.unique(ordered.slice(1).filter(pa.array(same)))
+        examples = ", ".join(repr(k) for k in dups[:5].to_pylist())
+        raise ValueError(
+            f"{what} must be unique: {len(dups)} key(s) occur more than once, e.g. {examples}"
+        )
+    return order
 
 
 def key_positions(keys: Any, lookup: Any) -> np.ndarray:
     """Position of each ``lookup`` record key in ``keys`` (unique, no nulls), -1 where the
-    key is absent or null: the lookup resolution itself uses (integer-encoded
-    ``'<table>:<id>'`` keys, strings otherwise). Raises ``ValueError`` for duplicate or
-    null ``keys``."""
+    key is absent or null, found the way resolution maps keys to records (one hash join).
+    Raises ``ValueError`` for duplicate or null ``keys``."""
     keys, lookup = normalize.as_large_strings(keys), normalize.as_large_strings(lookup)
-    n = len(keys)
     if keys.null_count:
         raise ValueError(f"keys has {keys.null_count} null value(s)")
-    (key_codes, lookup_codes), dictionary = _encode_record_keys([keys, lookup])
-    if not np.array_equal(key_codes, np.arange(n)):
-        _check_unique(key_codes, dictionary, "keys")
-    out = lookup_codes.astype(np.int64)
-    out[out >= n] = -1
-    return out
+    _check_unique_keys(keys, "keys")
+    return kernels.joined_rows(keys, pa.chunked_array([lookup], type=pa.large_string()))
 
 
 def _digest_codes(digests: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -564,6 +552,43 @@ def _sorted_rank(strings: pa.Array) -> np.ndarray:
     return rank
 
 
+class _AgeKeys:
+    """Per record an int64 ordered like (``first_seen_at`` nulls last, position): distinct
+    keys, so ties go to the record_key order.
+
+    When it fits in 63 bits the key *is* the timestamp (offset from the earliest, in the
+    coarsest unit all of them share: seconds, milliseconds or microseconds) above the
+    position bits, which saves sorting the records by age; otherwise it is the rank
+    of a stable sort.
+    """
+
+    def __init__(self, ts: np.ndarray) -> None:
+        n = ts.size
+        self._bits = max(int(n - 1).bit_length(), 1)
+        self._order: np.ndarray | None = None
+        present = ts != _INT64_MAX
+        offsets = np.zeros(n, dtype=np.int64)
+        if present.any():
+            seen = ts[present]
+            seen = seen - seen.min()
+            unit = next(u for u in (1_000_000, 1_000, 1) if not np.any(seen % u))
+            seen //= unit
+            offsets[present] = seen
+            offsets[~present] = int(seen.max()) + 1  # nulls last
+        if int(offsets.max(initial=0)) < 2 ** (62 - self._bits):
+            self.keys = (offsets << self._bits) | np.arange(n, dtype=np.int64)
+        else:
+            self._order = np.argsort(ts, kind="stable")  # ties keep position order
+            self.keys = np.empty(n, dtype=np.int64)
+            self.keys[self._order] = np.arange(n)
+
+    def positions(self, keys: np.ndarray) -> np.ndarray:
+        """The record position of each key."""
+        if self._order is not None:
+            return self._order[keys]
+        return keys & ((1 << self._bits) - 1)
+
+
 def _group_min(groups: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
     out = np.full(n_groups, _INT64_MAX, dtype=np.int64)
     np.minimum.at(out, groups, values)
@@ -606,11 +631,11 @@ def _match_previous(
 ) -> np.ndarray:
     """Give each component at most one previous uuid and each uuid at most one component.
 
-    This is the greedy matching in increasing ``pair_priority`` (the age rank of the
+    This is the greedy matching in increasing ``pair_priority`` (the age key of the
     earliest record of the component that held the uuid). Greedy order implements the
     rules directly: a merged component keeps the uuid of its earliest previous holder
     (the older customer), and a split uuid stays with the component that holds its
-    earliest previous holder. Priorities are distinct record ranks, so the result is
+    earliest previous holder. Priorities are distinct per record, so the result is
     unique and independent of row order.
 
     Greedy is inherently sequential, so it is computed in rounds of *locally dominant*
@@ -708,18 +733,24 @@ class _Guard:
     present: np.ndarray
 
 
+def _link_groups(n: int, la: np.ndarray, lb: np.ndarray) -> tuple[np.ndarray, int]:
+    """Link-group (component of the hard links ``la``-``lb``) of each of ``n`` records,
+    numbered ``0..k-1``, and ``k``."""
+    groups = _components(n, la, lb)
+    return groups, int(groups.max()) + 1 if n else 0
+
+
 def _guard(
-    n: int,
-    la: np.ndarray,
-    lb: np.ndarray,
+    groups: np.ndarray,
+    n_groups: int,
     fi_pos: np.ndarray,
     fi_h: np.ndarray,
     blocked: np.ndarray,
     cap: int,
 ) -> _Guard:
-    """Blocklist, then the cap on distinct link-groups (components of the hard links
-    ``la``-``lb`` among ``n`` records) per identifier, from the distinct (record,
-    identifier) pairs ``fi_pos``, ``fi_h``."""
+    """Blocklist, then the cap on distinct link-groups (``groups`` per record, see
+    :func:`_link_groups`) per identifier, from the distinct (record, identifier) pairs
+    ``fi_pos``, ``fi_h``."""
     m = blocked.size
     ident_records = np.bincount(fi_h, minlength=m).astype(np.int64)
     present = ident_records > 0  # identifiers only on unknown records do not exist here
@@ -727,14 +758,11 @@ def _guard(
     # Only identifiers on more than `cap` records can touch more than `cap` groups.
     candidate = blocked | (ident_records > cap)
     distinct_groups = ident_records.copy()
-    if la.size and candidate.any():
-        groups = _components(n, la, lb)
-        n_groups = int(groups.max()) + 1 if n else 0
-        if n_groups < n:
-            sel = candidate[fi_h]
-            pair = _unique_sorted(fi_h[sel].astype(np.int64) * n_groups + groups[fi_pos[sel]])
-            counted = np.bincount(pair // n_groups, minlength=m)
-            distinct_groups[candidate] = counted[candidate]
+    if n_groups < groups.size and candidate.any():
+        sel = candidate[fi_h]
+        pair = _unique_sorted(fi_h[sel].astype(np.int64) * n_groups + groups[fi_pos[sel]])
+        counted = np.bincount(pair // n_groups, minlength=m)
+        distinct_groups[candidate] = counted[candidate]
     status = np.full(m, _ST_USED, dtype=np.int8)
     status[candidate & (distinct_groups > cap)] = _ST_OVER_SHARED
     status[blocked] = _ST_BLOCKLISTED
@@ -788,20 +816,17 @@ def guard_identifiers(
     rec_keys = rec.strings("record_key")
     if rec_keys.null_count:
         raise ValueError(f"records.record_key has {rec_keys.null_count} null value(s)")
-    codes, key_dict = _encode_record_keys(
-        [
-            rec_keys,
-            ids.strings("record_key"),
-            lnk.strings("record_key"),
-            lnk.strings("other_record_key"),
-        ]
+    _check_unique_keys(rec_keys, "records.record_key")
+    lookup = pa.chunked_array(
+        [ids.strings("record_key"), lnk.strings("record_key"), lnk.strings("other_record_key")],
+        type=pa.large_string(),
     )
-    if not np.array_equal(codes[0], np.arange(n)):
-        _check_unique(codes[0], key_dict, "records.record_key")
-    del key_dict
+    rows = kernels.joined_rows(rec_keys, lookup)
+    del lookup
     # Record rows stand in for positions: the guard does not depend on record order.
-    id_row, a_row, b_row = (np.where(c < n, c, -1) for c in codes[1:])
-    del codes
+    bounds = np.cumsum([0, ids.num_rows, lnk.num_rows, lnk.num_rows])
+    id_row, a_row, b_row = (rows[bounds[i] : bounds[i + 1]] for i in range(3))
+    del rows
     enc = _encode_identifiers(ids)
     m = enc.kind.size
     keep_rows = id_row[enc.usable] >= 0
@@ -809,10 +834,10 @@ def guard_identifiers(
         id_row[enc.usable][keep_rows], enc.pair_idx[keep_rows], n, m
     )
     used = (a_row >= 0) & (b_row >= 0) & (a_row != b_row)
+    groups, n_groups = _link_groups(n, a_row[used], b_row[used])
     guard = _guard(
-        n,
-        a_row[used],
-        b_row[used],
+        groups,
+        n_groups,
         fi_pos,
         fi_h,
         _blocked(enc.values, cfg.blocklist),
@@ -914,8 +939,7 @@ class _Identifiers:
     """Distinct (kind, value) identifiers, numbered by the rank of their hash.
 
     Numbering by hash rank makes every later tie-break and the evidence order depend on
-    the identifier itself, never on input row order. Raw values are dropped once the
-    blocklist is applied; only digests and masks are kept.
+    the identifier itself, never on input row order.
     """
 
     row_rank: np.ndarray  # per input row: identifier number (int32), -1 if unusable
@@ -923,12 +947,25 @@ class _Identifiers:
     kind: np.ndarray  # per identifier: 0 email, 1 phone (int8)
     blocked: np.ndarray  # per identifier: value is on the blocklist
     digests: np.ndarray  # per identifier: (m, 32) sha256, ascending
-    masks: pa.LargeStringArray  # per identifier: display mask
     evidence: pa.LargeStringArray  # per input row
+    # Display masks are taken or computed only for the identifiers that need them:
+    encoded_order: np.ndarray  # identifier number -> number in encoding order
+    encoded_values: pa.LargeStringArray  # per identifier in encoding order
+    encoded_masks: pa.LargeStringArray | None  # likewise, when given as input
 
     @property
     def count(self) -> int:
         return int(self.kind.size)
+
+    def masks(self, numbers: np.ndarray | None = None) -> pa.LargeStringArray:
+        """Display masks of the identifiers ``numbers`` (all by default)."""
+        rows = self.encoded_order if numbers is None else self.encoded_order[numbers]
+        if self.encoded_masks is not None:
+            return _as_large_string(_take(self.encoded_masks, rows))
+        kinds = self.kind if numbers is None else self.kind[numbers]
+        return normalize.mask_identifiers(
+            _take(_strings_of(IDENTIFIER_KINDS), kinds), _take(self.encoded_values, rows)
+        )
 
 
 def _hex_strings(
@@ -975,6 +1012,7 @@ class _EncodedIdentifiers:
     values: pa.LargeStringArray  # per identifier: normalized value
     digests: np.ndarray | None = None  # per identifier: sha256, when given as input
     masks: pa.LargeStringArray | None = None  # per identifier: mask, when given as input
+    order: np.ndarray | None = None  # identifiers in digest order, when already known
 
 
 def _row_kinds(kinds: pa.LargeStringArray) -> np.ndarray:
@@ -1005,6 +1043,82 @@ def _hash_digests(hashes: pa.LargeStringArray, usable: np.ndarray) -> np.ndarray
     return out
 
 
+def _check_kinds(kinds: pa.LargeStringArray, usable: np.ndarray) -> np.ndarray:
+    """Per row: the kind's code (:func:`_row_kinds`); ValueError on a usable row whose
+    kind is unknown."""
+    row_kind = _row_kinds(kinds)
+    bad = usable & (row_kind < 0)
+    if bad.any():
+        found = sorted({str(k) for k in _take(kinds, np.nonzero(bad)[0][:1000]).to_pylist()})
+        raise ValueError(f"identifiers.kind must be one of {IDENTIFIER_KINDS}; found {found[:10]}")
+    return row_kind
+
+
+def _encode_dictionary_identifiers(ids: _Frame) -> _EncodedIdentifiers | None:
+    """:func:`_encode_identifiers` for dictionary-encoded ``value``, ``identifier_hash``
+    and ``identifier_masked`` columns sharing one index array (as
+    ``normalize_identifier_columns(..., dictionary=True)`` returns them): digests are
+    decoded and numbered once per dictionary entry instead of once per row. ``None``
+    when the columns do not have that shape."""
+    if not set(PRECOMPUTED_IDENTIFIER_COLUMNS) <= ids.columns or ids.num_rows == 0:
+        return None
+    cols = [ids.column(c) for c in ("value", *PRECOMPUTED_IDENTIFIER_COLUMNS)]
+    if not all(isinstance(c, pa.DictionaryArray) for c in cols):
+        return None
+    index = cols[0].indices
+    if not all(c.indices.equals(index) for c in cols[1:]):
+        return None
+    values, hashes, masks = (_as_large_string(c.dictionary) for c in cols)
+    entry_ok = _bool_np(pc.and_(pc.is_valid(values), pc.not_equal(values, _ls(""))))
+    row_entry = _indices(index).astype(np.int64)
+    usable = row_entry >= 0
+    usable[usable] = entry_ok[row_entry[usable]]
+    row_kind = _check_kinds(ids.strings("kind"), usable)
+    # The entries rows use are the identifiers, unless a dictionary repeats a value.
+    used = np.zeros(len(values), dtype=bool)
+    used[row_entry[usable]] = True
+    entries = np.flatnonzero(used)
+    if entries.size == 0:
+        return None
+    every = entries.size == len(values)
+    digests = _hash_digests(
+        hashes if every else _take(hashes, entries), np.ones(entries.size, dtype=bool)
+    )
+    if digests is None:
+        return None
+    order: np.ndarray | None
+    order, repeated = _digest_order(digests)
+    first = np.arange(entries.size, dtype=np.int64)  # identifier -> its first used entry
+    codes = first  # used entry -> identifier
+    if repeated:  # number by digest instead (the order is then computed later)
+        found = _digest_codes(digests)
+        if found is None:
+            return None
+        codes, first = found
+        order = None
+    usable_rows = np.flatnonzero(usable)
+    plain = every and not repeated  # identifier number = dictionary index
+    if plain:
+        pair_idx = row_entry[usable_rows]
+    else:
+        code_of_entry = np.full(len(values), -1, dtype=np.int64)
+        code_of_entry[entries] = codes
+        pair_idx = code_of_entry[row_entry[usable_rows]]
+    kind = np.empty(first.size, dtype=np.int8)
+    kind[pair_idx] = row_kind[usable_rows]  # one kind per hash (the hash covers the kind)
+    chosen = entries[first]
+    return _EncodedIdentifiers(
+        usable=usable,
+        row_kind=row_kind,
+        pair_idx=pair_idx,
+        kind=kind,
+        values=values if plain else _as_large_string(_take(values, chosen)),
+        digests=digests[first] if repeated else digests,
+        masks=masks if plain else _as_large_string(_take(masks, chosen)),
+        order=order,
+    )
+
+
 def _encode_identifiers(ids: _Frame) -> _EncodedIdentifiers:
     """Number the distinct (kind, value) identifiers; raise on an unknown kind.
 
@@ -1012,15 +1126,12 @@ def _encode_identifiers(ids: _Frame) -> _EncodedIdentifiers:
     identifiers are numbered by hash (one hash per (kind, value)) and their digests and
     masks come along; otherwise by the value strings.
     """
+    from_dictionary = _encode_dictionary_identifiers(ids)
+    if from_dictionary is not None:
+        return from_dictionary
     values = ids.strings("value")
-    kinds = ids.strings("kind")
     usable = _bool_np(pc.and_(pc.is_valid(values), pc.not_equal(values, _ls(""))))
-    row_kind = _row_kinds(kinds)
-    bad = usable & (row_kind < 0)
-    if bad.any():
-        found = sorted({str(k) for k in _take(kinds, np.nonzero(bad)[0][:1000]).to_pylist()})
-        raise ValueError(f"identifiers.kind must be one of {IDENTIFIER_KINDS}; found {found[:10]}")
-
+    row_kind = _check_kinds(ids.strings("kind"), usable)
     usable_rows = np.flatnonzero(usable)
     if set(PRECOMPUTED_IDENTIFIER_COLUMNS) <= ids.columns and usable_rows.size:
         digests = _hash_digests(ids.strings("identifier_hash"), usable)
@@ -1061,54 +1172,50 @@ def _blocked(values: pa.LargeStringArray, blocklist: frozenset[str]) -> np.ndarr
     return np.zeros(len(values), dtype=bool)
 
 
+def _digest_order(digests: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Rows of ``(k, 32)`` digests in ascending order (by the leading 8 bytes, by all 32
+    on a tie), and whether two rows hold the same digest."""
+    prefix = digests[:, :8].copy().view(">u8").ravel()
+    order = np.argsort(prefix, kind="stable")
+    if order.size < 2 or not np.any(prefix[order][1:] == prefix[order][:-1]):
+        return order, False
+    del prefix
+    words = digests.copy().view(">u8").reshape(-1, 4)
+    order = np.lexsort([words[:, j] for j in (3, 2, 1, 0)])
+    ordered = words[order]
+    return order, bool(np.any(np.all(ordered[1:] == ordered[:-1], axis=1)))
+
+
 def _prepare_identifiers(ids: _Frame, blocklist: frozenset[str]) -> _Identifiers:
-    """Encode identifier rows; hash, mask and blocklist-check each distinct (kind, value).
+    """Encode identifier rows; hash and blocklist-check each distinct (kind, value).
 
     Independent of the record keys, so it runs while they are encoded on another thread;
     identifiers seen only on unknown records are dropped later (they hold no record).
     """
     enc = _encode_identifiers(ids)
-    usable, row_kind, pair_idx = enc.usable, enc.row_kind, enc.pair_idx
-    u_kind, u_values = enc.kind, enc.values
-    given_hashes, given_masks = enc.digests, enc.masks
-    del enc
-    kind_names = _strings_of(IDENTIFIER_KINDS)
     digests = (
-        given_hashes
-        if given_hashes is not None
-        else normalize.identifier_digests(_take(kind_names, u_kind), u_values)
+        enc.digests
+        if enc.digests is not None
+        else normalize.identifier_digests(
+            _take(_strings_of(IDENTIFIER_KINDS), enc.kind), enc.values
+        )
     )
-
-    # Order identifiers by hash: first by the leading 8 bytes, by all 32 on a tie.
-    prefix = digests[:, :8].copy().view(">u8").ravel()
-    order = np.argsort(prefix, kind="stable")
-    if order.size > 1 and np.any(prefix[order][1:] == prefix[order][:-1]):
-        words = digests.copy().view(">u8").reshape(-1, 4)
-        order = np.lexsort([words[:, j] for j in (3, 2, 1, 0)])
-    del prefix
+    order = enc.order if enc.order is not None else _digest_order(digests)[0]
     rank = np.empty(order.size, dtype=np.int32)
     rank[order] = np.arange(order.size, dtype=np.int32)
-    row_rank = np.full(len(usable), -1, dtype=np.int32)
-    row_rank[usable] = rank[pair_idx]
-    del pair_idx, rank
-    sorted_values = _take(u_values, order)
-    del u_values
-    sorted_kinds = u_kind[order]
-    blocked = _blocked(sorted_values, blocklist)
-    masks = (
-        _take(given_masks, order)
-        if given_masks is not None
-        else normalize.mask_identifiers(_take(kind_names, sorted_kinds), sorted_values)
-    )
-    del sorted_values
+    row_rank = np.full(len(enc.usable), -1, dtype=np.int32)
+    row_rank[enc.usable] = rank[enc.pair_idx]
+    del rank
     return _Identifiers(
         row_rank=row_rank,
-        row_phone=row_kind == 1,
-        kind=sorted_kinds,
-        blocked=blocked,
+        row_phone=enc.row_kind == 1,
+        kind=enc.kind[order],
+        blocked=_blocked(enc.values, blocklist)[order],
         digests=digests[order],
-        masks=masks,
         evidence=ids.strings("evidence"),
+        encoded_order=order,
+        encoded_values=enc.values,
+        encoded_masks=enc.masks,
     )
 
 
@@ -1217,10 +1324,10 @@ def _check_unique(codes: np.ndarray, key_dict: pa.Array, what: str) -> None:
 
 @dataclass
 class _Keys:
-    """Record keys of every input mapped to record rows, plus the record_key order."""
+    """Record keys of every input mapped to record rows, and the previous uuids encoded."""
 
     codes: list[np.ndarray]  # per other key column: record row, >= n unknown, -1 null
-    dictionary: pa.LargeStringArray | None  # all distinct keys; the first n are records
+    dictionary: _KeyDictionary | None  # strings of the codes
     prev_uuid_codes: np.ndarray  # previous.customer_uuid codes (-1 null)
     uuid_dict: pa.LargeStringArray
 
@@ -1230,26 +1337,13 @@ def _encode_keys(
     others: list[pa.LargeStringArray],
     prev_uuids: pa.LargeStringArray,
 ) -> _Keys:
-    """Map every record_key column to record rows with one shared dictionary encoding.
-
-    Records come first in the dictionary, so a known key's code is its record's row and
-    an unknown key's code is >= n. The last column of ``others`` must be previous keys.
-    """
-    n = len(rec_keys)
-    codes, dictionary = _encode_record_keys([rec_keys, *others])
-    if not np.array_equal(codes[0], np.arange(n)):
-        _check_unique(codes[0], dictionary, "records.record_key")
+    """Map every record_key column to record rows (:func:`_record_rows`): a known key's
+    code is its record's row, an unknown key's code is >= n. The last column of
+    ``others`` must be previous keys."""
+    codes, dictionary = _record_rows(rec_keys, others)
     _check_unique(codes[-1], dictionary, "previous.record_key")
     prev_uuid_codes, uuid_dict = _encode_uuids(prev_uuids)
-    return _Keys(codes[1:], dictionary, prev_uuid_codes, uuid_dict)
-
-
-def _record_order(rec_keys: pa.LargeStringArray) -> np.ndarray:
-    """Record rows in record_key (byte) order (no sort when they already are)."""
-    n = len(rec_keys)
-    if n < 2 or pc.all(pc.less(rec_keys.slice(0, n - 1), rec_keys.slice(1))).as_py():
-        return np.arange(n, dtype=np.int64)
-    return np.asarray(pc.sort_indices(rec_keys).to_numpy(zero_copy_only=False), dtype=np.int64)
+    return _Keys(codes, dictionary, prev_uuid_codes, uuid_dict)
 
 
 def _strings_of(values: Iterable[str | None]) -> pa.LargeStringArray:
@@ -1318,7 +1412,7 @@ def _static_columns(
         "evidence": _take(ev_text, ev_e),
         "identifier_hash": _take(hash_text, np.where(is_ident_row, ev_sec, m + ev_sec)),
         "identifier_masked": _take(
-            ident.masks if m else _null_strings(1),
+            ident.masks() if m else _null_strings(1),
             np.where(is_ident_row, ev_sec, 0),
             mask=link_row,
         ),
@@ -1334,7 +1428,7 @@ class _Pairs:
     comp: np.ndarray
     uuid: np.ndarray
     moved: np.ndarray  # records of the component that held the uuid
-    priority: np.ndarray  # age rank of the earliest of them
+    priority: np.ndarray  # age key (_AgeKeys) of the earliest of them
 
 
 def _assign_uuids(
@@ -1343,7 +1437,7 @@ def _assign_uuids(
     prev_pos: np.ndarray,
     comp: np.ndarray,
     n_comp: int,
-    age_rank: np.ndarray,
+    age_keys: np.ndarray,
     anchor_pos: np.ndarray,
     keys_sorted: pa.LargeStringArray,
 ) -> tuple[pa.LargeStringArray, np.ndarray, _Pairs, np.ndarray]:
@@ -1366,7 +1460,7 @@ def _assign_uuids(
         comp=pair_uniq // n_uuid,
         uuid=pair_uniq % n_uuid,
         moved=np.bincount(pair_idx, minlength=pair_uniq.size).astype(np.int64),
-        priority=_group_min(pair_idx, age_rank[holders], pair_uniq.size),
+        priority=_group_min(pair_idx, age_keys[holders], pair_uniq.size),
     )
     assigned = _match_previous(pairs.comp, pairs.uuid, pairs.priority, n_comp, n_uuid)
 
@@ -1470,7 +1564,7 @@ def resolve_identities(
     # Independent parts run at once: the key encoding and the record sort (GIL-free Arrow
     # kernels) on worker threads, the identifier hashing (a Python loop) on this one.
     with _workers(2) as pool:
-        order_job = pool.submit(_record_order, rec_keys)
+        order_job = pool.submit(_check_unique_keys, rec_keys, "records.record_key")
         keys_job = pool.submit(
             _encode_keys,
             rec_keys,
@@ -1487,8 +1581,8 @@ def resolve_identities(
             [ident.evidence, lnk.strings("evidence")]
         )
         watch.lap("identifiers")
-        keys = keys_job.result()
         order = order_job.result()
+        keys = keys_job.result()
         watch.lap("keys_wait")
     m = ident.count
     id_codes, a_codes, b_codes, prev_codes = keys.codes
@@ -1582,30 +1676,30 @@ def resolve_identities(
     # ---- guards: blocklist, then distinct link-groups per identifier -------------------
     nonself = la != lb
     la, lb = la[nonself], lb[nonself]
-    guard = _guard(n, la, lb, fi_pos, fi_h, ident.blocked, int(cfg.max_customers_per_identifier))
+    groups, n_groups = _link_groups(n, la, lb)
+    guard = _guard(
+        groups, n_groups, fi_pos, fi_h, ident.blocked, int(cfg.max_customers_per_identifier)
+    )
     status, ident_records = guard.status, guard.records
     watch.lap("guards")
 
-    # ---- customers: components of links + used identifiers shared by 2+ records ------
+    # ---- customers: link-groups joined by used identifiers shared by 2+ records ------
     edge = (status[fi_h] == _ST_USED) & (ident_records[fi_h] >= 2)
     e_pos, e_h = fi_pos[edge], fi_h[edge]
     del fi_pos, fi_h, edge
-    labels = _components(n + m, np.concatenate([la, e_pos]), np.concatenate([lb, n + e_h]))
-    comp, n_comp = _dense_labels(labels[:n])
-    del labels
+    labels = _components(n_groups + m, groups[e_pos], n_groups + e_h)
+    comp, n_comp = _dense_labels(labels[groups])
+    del labels, groups
     sizes = np.bincount(comp, minlength=n_comp).astype(np.int64)
     bits = np.zeros(n, dtype=np.int64)
     bits[la] |= _BIT_LINK
     bits[lb] |= _BIT_LINK
     np.bitwise_or.at(bits, e_pos, np.where(ident.kind[e_h] == 0, _BIT_EMAIL, _BIT_PHONE))
     del e_pos, e_h, la, lb
-    ts = _permuted_np(_timestamp_keys(rec.column("first_seen_at")), None if presorted else order)
-    age_order = np.argsort(ts, kind="stable")  # ties keep position = record_key order
-    del ts
-    age_rank = np.empty(n, dtype=np.int64)
-    age_rank[age_order] = np.arange(n)
-    anchor_pos = age_order[_group_min(comp, age_rank, n_comp)] if n else age_order
-    del age_order
+    age = _AgeKeys(
+        _permuted_np(_timestamp_keys(rec.column("first_seen_at")), None if presorted else order)
+    )
+    anchor_pos = age.positions(_group_min(comp, age.keys, n_comp))
     watch.lap("components")
 
     with _workers(1) as pool:
@@ -1632,7 +1726,7 @@ def resolve_identities(
             to_pos(prev_codes),
             comp,
             n_comp,
-            age_rank,
+            age.keys,
             anchor_pos,
             keys_sorted,
         )
@@ -1658,7 +1752,7 @@ def resolve_identities(
     guarded = _guarded_frame(
         ident.kind[g],
         ident.digests[g],
-        _take(ident.masks, g),
+        ident.masks(g),
         status[g],
         guard.distinct_groups[g],
         ident_records[g],

@@ -22,17 +22,16 @@ Public API
 * :func:`hash_identifier`: a SHA-256 pseudonym, so personal data need not be copied around
   in clear where a hash suffices.
 * :func:`hash_identifiers` / :func:`identifier_digests` / :func:`mask_identifiers`: the
-  same hashes and masks for whole columns of normalized identifiers (one hashlib call per
-  distinct value, masks sliced without parsing); property tests check that they equal the
-  scalar functions.
+  same hashes and masks for whole columns of normalized identifiers (each distinct value
+  hashed once, in bulk by :mod:`bitrix_omni.kernels`; masks sliced without parsing);
+  property tests check that they equal the scalar functions.
 
-The module is pure Python (phonenumbers, pyarrow, numpy) and has no dbt imports, so it can
-be used from dbt Python models, the CLI and notebooks alike.
+The module has no dbt imports (phonenumbers, pyarrow, numpy, and DuckDB in-process for
+bulk hashing), so it can be used from dbt Python models, the CLI and notebooks alike.
 """
 
 from __future__ import annotations
 
-import binascii
 import hashlib
 import math
 import re
@@ -46,6 +45,8 @@ import numpy as np
 import phonenumbers
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from bitrix_omni import kernels
 
 __all__ = [
     "EMAIL_PLACEHOLDER_LOCAL_PARTS",
@@ -848,7 +849,6 @@ def hash_identifier(kind: str, value: str, salt: str = "") -> str:
 
 #: The identifier kinds of :func:`normalize_identifier_columns`.
 IDENTIFIER_KINDS: Final = ("email", "phone")
-_HASH_BLOCK: Final = 1 << 20  # values per hashing block (bounds temporary Python bytes)
 #: Country calling codes by length: E.164 codes are prefix-free, so the first of the 1-,
 #: 2- and 3-digit prefixes found here is the code ``phonenumbers.parse`` extracts.
 _COUNTRY_CODES: Final = tuple(
@@ -910,39 +910,17 @@ def _check_kinds(kinds: pa.LargeStringArray) -> None:
         raise ValueError(f"invalid identifier kind {pc.filter(kinds, bad)[0].as_py()!r}")
 
 
-def _sha256_digests(payloads: pa.Array) -> np.ndarray:
-    """SHA-256 digests of the UTF-8 strings of ``payloads`` as an ``(n, 32)`` uint8 array.
-
-    hashlib is the only SHA-256 at hand (pyarrow has none), so this is one C call per
-    value, in blocks so that the temporary Python ``bytes`` stay bounded.
-    """
-    sha256 = hashlib.sha256
-    binary = payloads.cast(pa.large_binary())
-    out = np.empty((len(binary), 32), dtype=np.uint8)
-    for lo in range(0, len(binary), _HASH_BLOCK):
-        block = binary.slice(lo, _HASH_BLOCK).to_pylist()
-        raw = b"".join([sha256(p).digest() for p in block])
-        out[lo : lo + len(block)] = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 32)
-    return out
-
-
-def _hex_digests(digests: np.ndarray) -> pa.LargeStringArray:
-    """``(n, 32)`` digests as 64-character lower-case hex strings."""
-    n = digests.shape[0]
-    data = np.empty(n * 64, dtype=np.uint8)
-    for lo in range(0, n, _HASH_BLOCK):
-        hi = min(n, lo + _HASH_BLOCK)
-        chunk = np.ascontiguousarray(digests[lo:hi]).tobytes()
-        data[lo * 64 : hi * 64] = np.frombuffer(binascii.hexlify(chunk), np.uint8)
-    offsets = np.arange(n + 1, dtype=np.int64) * 64
-    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
+def _hex_digests(payloads: pa.Array) -> pa.LargeStringArray:
+    """SHA-256 hex digests of the UTF-8 strings of ``payloads``, computed in bulk
+    (:func:`bitrix_omni.kernels.hex_digests`)."""
+    return kernels.hex_digests(payloads, "sha256")
 
 
 def identifier_digests(kinds: Any, values: Any) -> np.ndarray:
     """SHA-256 digests of ``f"{kind}:{value}"`` per row as an ``(n, 32)`` uint8 array.
 
     The raw bytes behind :func:`hash_identifiers` for callers that sort or compare hashes
-    (identity resolution numbers identifiers by hash). One hashlib call per row: pass
+    (identity resolution numbers identifiers by hash). Every row is hashed: pass
     distinct values. Every value must be a non-empty string (``ValueError`` otherwise).
     """
     kinds, values = as_large_strings(kinds), as_large_strings(values)
@@ -951,8 +929,8 @@ def identifier_digests(kinds: Any, values: Any) -> np.ndarray:
     _check_kinds(kinds)
     if kinds.null_count or values.null_count or pc.any(pc.equal(values, "")).as_py():
         raise ValueError("cannot hash an empty identifier")
-    return _sha256_digests(
-        pc.binary_join_element_wise(kinds, values, pa.scalar(":", pa.large_string()))
+    return kernels.digests(
+        pc.binary_join_element_wise(kinds, values, pa.scalar(":", pa.large_string())), "sha256"
     )
 
 
@@ -968,7 +946,7 @@ def hash_identifiers(kinds: Any, values: Any) -> pa.LargeStringArray:
     kinds = as_large_strings(kinds)
     _check_kinds(pc.drop_null(kinds))
     uniques, _, _, indices = _distinct_identifiers(kinds, values)
-    return _hex_digests(_sha256_digests(uniques)).take(indices)
+    return _hex_digests(uniques).take(indices)
 
 
 def _mask_emails_batch(values: pa.LargeStringArray) -> pa.LargeStringArray:
@@ -1125,15 +1103,15 @@ def _normalize_kind(
     per_row = pc.take(distinct.indices, indices)  # null where the raw value is invalid
     return (
         keys,
-        _hex_digests(_sha256_digests(payloads)),
+        _hex_digests(payloads),
         masks,
         np.asarray(pc.fill_null(per_row.cast(pa.int64()), -1).to_numpy(zero_copy_only=False)),
     )
 
 
 def normalize_identifier_columns(
-    kinds: Any, raw_values: Any, default_region: str = "RU"
-) -> tuple[pa.LargeStringArray, pa.LargeStringArray, pa.LargeStringArray]:
+    kinds: Any, raw_values: Any, default_region: str = "RU", *, dictionary: bool = False
+) -> tuple[pa.Array, pa.Array, pa.Array]:
     """Normalized value, hash and mask per row of (kind, raw value) columns.
 
     The same as :func:`normalize_emails` / :func:`normalize_phones` on the rows of each
@@ -1141,7 +1119,10 @@ def normalize_identifier_columns(
     computed on distinct values only: each distinct raw value is normalized once, each
     distinct normalized value hashed and masked once, and the three row columns are
     taken from those small arrays. Rows of another kind (or a null kind) give nulls.
-    Returns three ``large_string`` arrays of the input's length.
+    Returns three ``large_string`` arrays of the input's length, or with
+    ``dictionary=True`` three dictionary arrays over those small arrays that share one
+    ``int32`` index array (no per-row strings: a fraction of the memory, and what
+    :func:`bitrix_omni.identity.resolve_identities` reads fastest).
     """
     region = _check_region(default_region)
     kinds = as_large_strings(kinds)
@@ -1156,6 +1137,10 @@ def normalize_identifier_columns(
     selections = [(kind, rows) for kind, rows in selections if rows.size]
     if not selections:
         empty = pa.nulls(n, pa.large_string())
+        if dictionary:
+            empty = pa.DictionaryArray.from_arrays(
+                pa.nulls(n, pa.int32()), pa.array([], pa.large_string())
+            )
         return empty, empty, empty
     # The kinds are independent; Arrow kernels release the GIL, so they overlap.
     with ThreadPoolExecutor(max_workers=len(selections)) as pool:
@@ -1167,6 +1152,12 @@ def normalize_identifier_columns(
     for (_, rows), (keys, _, _, per_row) in zip(selections, parts, strict=True):
         row_index[rows] = np.where(per_row >= 0, per_row + offset, -1)
         offset += len(keys)
+    if dictionary:
+        index = pa.array(row_index.astype(np.int32), mask=row_index < 0)
+        return tuple(  # type: ignore[return-value]
+            pa.DictionaryArray.from_arrays(index, pa.concat_arrays([part[i] for part in parts]))
+            for i in range(3)
+        )
     index = pa.array(row_index, mask=row_index < 0)
     with ThreadPoolExecutor(max_workers=3) as pool:
         values, hashes, masks = pool.map(

@@ -62,7 +62,9 @@ def _arrow(frame: Any) -> pa.Table:
     return frame if isinstance(frame, pa.Table) else to_arrow(frame)
 
 
-def normalize_identifiers(identifiers: Any, default_region: str = "RU") -> pa.Table:
+def normalize_identifiers(
+    identifiers: Any, default_region: str = "RU", *, dictionary: bool = False
+) -> pa.Table:
     """Normalize raw e-mails and phones (one row per record, kind, raw value, evidence).
 
     Invalid values are kept with ``is_valid = False`` and no normalized value, so a report
@@ -73,13 +75,16 @@ def normalize_identifiers(identifiers: Any, default_region: str = "RU") -> pa.Ta
     Takes a pyarrow Table (or pandas / a DuckDB relation) and returns a pyarrow Table:
     columnar throughout, each distinct raw value normalized once, each distinct
     normalized value hashed and masked once
-    (:func:`bitrix_omni.normalize.normalize_identifier_columns`).
+    (:func:`bitrix_omni.normalize.normalize_identifier_columns`). ``dictionary=True``
+    returns ``identifier_value``, ``identifier_hash`` and ``identifier_masked`` as
+    dictionary columns over the distinct values (much less memory; :func:`resolve` reads
+    them without decoding).
     """
     if not isinstance(identifiers, pd.DataFrame):
         identifiers = _arrow(identifiers)
     kinds = normalize.as_large_strings(_column(identifiers, "identifier_kind"))
     values, hashes, masks = normalize.normalize_identifier_columns(
-        kinds, _column(identifiers, "value_raw"), default_region
+        kinds, _column(identifiers, "value_raw"), default_region, dictionary=dictionary
     )
     return pa.table(
         {

@@ -958,16 +958,45 @@ def _with_hashes(identifiers: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _as_dictionaries(identifiers: pd.DataFrame, spare: bool) -> pa.Table:
+    """The precomputed columns as dictionary arrays sharing one index, as
+    ``normalize_identifier_columns(..., dictionary=True)`` returns them. ``spare``: every
+    other row points at a second copy of its entry, and one entry is used by no row."""
+    table = pa.Table.from_pandas(identifiers, preserve_index=False)
+    names = ("value", "identifier_hash", "identifier_masked")
+    index, uniques = pd.factorize(identifiers["identifier_hash"])  # None -> -1
+    k = len(uniques)
+    first_rows = pa.array([int(np.flatnonzero(index == i)[0]) for i in range(k)], pa.int64())
+    dictionaries = [
+        table[c].combine_chunks().cast(pa.large_string()).take(first_rows) for c in names
+    ]
+    if spare and k:
+        index = np.where((np.arange(index.size) % 2 == 1) & (index >= 0), index + k, index)
+        extra = ("spare@x.ru", _hash_identifier("email", "spare@x.ru"), "s***@x.ru")
+        dictionaries = [
+            pa.concat_arrays([d, d, pa.array([e], d.type)])
+            for d, e in zip(dictionaries, extra, strict=True)
+        ]
+    shared = pa.array(index, pa.int32(), mask=index < 0)
+    for name, dictionary in zip(names, dictionaries, strict=True):
+        column = pa.DictionaryArray.from_arrays(shared, dictionary)
+        table = table.set_column(table.column_names.index(name), name, column)
+    return table
+
+
 @PROPERTY_SETTINGS
 @given(worlds())
 def test_fast_encodings_give_the_same_result(world: dict[str, object]) -> None:
-    """Integer record keys, uuid bytes and precomputed hashes are shortcuts only."""
+    """Uuid bytes, precomputed hashes and dictionary columns are shortcuts only."""
     first = _run(world)
     previous = prev_map(first)
     fast = _run(world, previous)
-    hashed = _run(dict(world, identifiers=_with_hashes(world["identifiers"])), previous)  # type: ignore[arg-type]
+    with_hashes = _with_hashes(world["identifiers"])  # type: ignore[arg-type]
+    hashed = _run(dict(world, identifiers=with_hashes), previous)
+    for spare in (False, True):
+        dictionaries = dict(world, identifiers=_as_dictionaries(with_hashes, spare))
+        assert_same_result(_run(dictionaries, previous), hashed)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(ident_mod, "_record_key_ints", lambda arrays: None)
         patch.setattr(ident_mod, "_fixed_width_bytes", lambda values, width: None)
         slow = _run(world, previous)
         slow_first = _run(world)
@@ -1170,14 +1199,14 @@ def test_without_evidence_only_evidence_is_empty(world: dict[str, object]) -> No
 
 
 def test_fast_encodings_apply_to_the_project_shapes() -> None:
-    keys = pa.array(["b_user:1", "b_crm_lead:1", None, "b_user:0"], pa.large_string())
-    ints = ident_mod._record_key_ints([keys])
-    assert ints is not None and len(set(ints[0].tolist())) == 4
-    for odd in ("b_user:07", "b_user:+7", "b_user", "b_user:1:2", "b_user: 1"):
-        assert ident_mod._record_key_ints([pa.array([odd], pa.large_string())]) is None
-    codes, dictionary = ident_mod._encode_record_keys([keys, keys])
-    assert codes[0].tolist() == [0, 1, -1, 3] and codes[1].tolist() == [0, 1, -1, 3]
-    assert dictionary.take(pa.array([3, 0])).to_pylist() == ["b_user:0", "b_user:1"]
+    records = pa.array(["b_user:1", "b_crm_lead:1", "b_user:0"], pa.large_string())
+    other = pa.array(["b_user:0", None, "x:9", "b_user:1", "x:9", "b_user:7"], pa.large_string())
+    codes, dictionary = ident_mod._record_rows(records, [other, other[:2]])
+    assert codes[0].tolist() == [2, -1, 3, 0, 3, 4] and codes[1].tolist() == [2, -1]
+    assert dictionary.take(pa.array([4, 3, 1])).to_pylist() == ["b_user:7", "x:9", "b_crm_lead:1"]
+    assert ident_mod._check_unique_keys(records, "r").tolist() == [1, 2, 0]
+    with pytest.raises(ValueError, match=r"r must be unique: 1 key\(s\).*'b_user:1'"):
+        ident_mod._check_unique_keys(pa.concat_arrays([records, records[:1]]), "r")
     uuids = pa.array([u5("a"), u5("b"), u5("a")], pa.large_string())
     uuid_codes, uuid_dict = ident_mod._encode_uuids(uuids)
     assert uuid_codes.tolist() == [0, 1, 0]
@@ -1194,8 +1223,8 @@ def test_fast_encodings_apply_to_the_project_shapes() -> None:
 @pytest.mark.parametrize(
     "keys",
     [
-        ["b_user:1", "b_user:2", "b_crm_lead:1"],  # integer-encoded shape
-        ["u1", "u2", "lead 1"],  # any other shape: string encoding
+        ["b_user:1", "b_user:2", "b_crm_lead:1"],  # the project's shape
+        ["u1", "u2", "lead 1"],  # any other strings
     ],
 )
 def test_key_positions(keys: list[str]) -> None:
@@ -1205,3 +1234,25 @@ def test_key_positions(keys: list[str]) -> None:
         ident_mod.key_positions([*keys, keys[0]], lookup)
     with pytest.raises(ValueError, match="null"):
         ident_mod.key_positions([*keys, None], lookup)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.none(), st.integers(-(2**40), 2**40), st.integers(-(2**61), 2**61)),
+        max_size=40,
+    ),
+    st.sampled_from([1, 1_000, 1_000_000]),
+)
+def test_age_keys_order_like_timestamp_then_position(seconds: list[int | None], unit: int) -> None:
+    """Packed keys (timestamp offset above the position) and the sorted-rank fallback
+    (huge ranges) both order records by (first_seen_at nulls last, position)."""
+    ts = np.array(
+        [ident_mod._INT64_MAX if v is None else v // unit * unit for v in seconds],
+        dtype=np.int64,
+    )
+    age = ident_mod._AgeKeys(ts)
+    expected = sorted(range(ts.size), key=lambda i: (int(ts[i]), i))
+    assert np.argsort(age.keys).tolist() == expected
+    assert len(set(age.keys.tolist())) == ts.size
+    assert age.positions(age.keys).tolist() == list(range(ts.size))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -82,6 +83,16 @@ def test_normalize_identifiers_equals_scalar_functions(
     assert got["is_valid"].dtype == bool
     for column in got.columns:
         assert _plain(got[column]) == _plain(expected[column]), column
+    encoded = pipeline.normalize_identifiers(frame, region, dictionary=True)
+    shared = [encoded[c].combine_chunks() for c in ENCODED_COLUMNS]
+    for column, arr in zip(ENCODED_COLUMNS, shared, strict=True):
+        assert isinstance(arr, pa.DictionaryArray)
+        assert arr.indices.equals(shared[0].indices)
+        assert _plain(arr.dictionary_decode().to_pandas()) == _plain(expected[column]), column
+    assert encoded["is_valid"].to_pylist() == expected["is_valid"].tolist()
+
+
+ENCODED_COLUMNS = ("identifier_value", "identifier_hash", "identifier_masked")
 
 
 def _plain(column: pd.Series) -> list[object]:
@@ -90,9 +101,10 @@ def _plain(column: pd.Series) -> list[object]:
 
 
 def test_normalize_identifiers_empty() -> None:
-    got = pipeline.normalize_identifiers(_identifiers([])).to_pandas()
-    assert got.empty
-    assert list(got.columns) == list(pipeline.NORMALIZED_IDENTIFIER_COLUMNS)
+    for dictionary in (False, True):
+        got = pipeline.normalize_identifiers(_identifiers([]), dictionary=dictionary).to_pandas()
+        assert got.empty
+        assert list(got.columns) == list(pipeline.NORMALIZED_IDENTIFIER_COLUMNS)
 
 
 def _world() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:

@@ -1,0 +1,115 @@
+"""Bulk kernels that pyarrow lacks, run in an in-process DuckDB.
+
+DuckDB is installed anyway (it is the embedded warehouse). An in-memory connection runs
+these on every core with the GIL released, reading the Arrow buffers in place:
+
+* :func:`hex_digests`: SHA-256 or SHA-1 of many strings (hashlib costs one Python call
+  per value, on one core);
+* :func:`joined_rows`: the row of each key in a column of unique keys (one hash join;
+  dictionary-encoding all the strings together is several times slower).
+
+Results are identical to the plain Python computations (unit tests compare them); an
+older DuckDB without a function falls back to hashlib.
+"""
+
+from __future__ import annotations
+
+import binascii
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Final
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+__all__ = ["digests", "hex_digests", "joined_rows"]
+
+_ALGORITHMS: Final = ("sha1", "sha256")
+_BLOCK: Final = 1 << 20  # values per hashlib block (bounds temporary Python bytes)
+
+
+@contextmanager
+def _duckdb(**tables: pa.Table) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = duckdb.connect()
+    try:
+        con.execute("set preserve_insertion_order = true")
+        for name, table in tables.items():
+            con.register(name, table)
+        yield con
+    finally:
+        con.close()
+
+
+def _large_strings(table: pa.Table) -> pa.LargeStringArray:
+    column = table.column(0)
+    column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    return pc.cast(column, pa.large_string())
+
+
+def _hashlib_hex(values: pa.Array, algorithm: str, prefix: bytes) -> pa.LargeStringArray:
+    new = getattr(hashlib, algorithm)
+    binary = pc.cast(values, pa.large_binary())
+    hexes: list[str | None] = []
+    for lo in range(0, len(binary), _BLOCK):
+        hexes.extend(
+            None if v is None else new(prefix + v, usedforsecurity=False).hexdigest()
+            for v in binary.slice(lo, _BLOCK).to_pylist()
+        )
+    return pa.array(hexes, pa.large_string())
+
+
+def hex_digests(
+    values: pa.Array, algorithm: str = "sha256", prefix: bytes = b""
+) -> pa.LargeStringArray:
+    """Lower-case hex ``algorithm`` (``'sha256'`` or ``'sha1'``) digest of ``prefix`` +
+    the UTF-8 bytes of each string of ``values`` (null stays null)."""
+    if algorithm not in _ALGORITHMS:
+        raise ValueError(f"algorithm must be one of {_ALGORITHMS}, got {algorithm!r}")
+    values = pc.cast(values, pa.large_string())
+    if len(values) == 0:
+        return pa.array([], pa.large_string())
+    head = f"unhex('{binascii.hexlify(prefix).decode()}') || encode(v)" if prefix else "v"
+    try:
+        with _duckdb(_values=pa.table({"v": values})) as con:
+            out = con.sql(f"select {algorithm}({head}) from _values").to_arrow_table()
+    except duckdb.Error:  # a DuckDB without the function
+        return _hashlib_hex(values, algorithm, prefix)
+    return _large_strings(out)
+
+
+def digests(values: pa.Array, algorithm: str = "sha256", prefix: bytes = b"") -> np.ndarray:
+    """:func:`hex_digests` as raw bytes, an ``(n, digest size)`` uint8 array; ``values``
+    must not hold nulls."""
+    hexes = hex_digests(values, algorithm, prefix)
+    if hexes.null_count:
+        raise ValueError("cannot hash a null value")
+    size = 32 if algorithm == "sha256" else 20
+    offsets = np.frombuffer(hexes.buffers()[1], dtype=np.int64)[hexes.offset :]
+    data = np.frombuffer(hexes.buffers()[2], dtype=np.uint8)
+    out = np.empty((len(hexes), size), dtype=np.uint8)
+    for lo in range(0, len(hexes), _BLOCK):  # bounded temporary bytes
+        hi = min(len(hexes), lo + _BLOCK)
+        raw = binascii.unhexlify(data[offsets[lo] : offsets[hi]].tobytes())
+        out[lo:hi] = np.frombuffer(raw, dtype=np.uint8).reshape(-1, size)
+    return out
+
+
+def joined_rows(keys: pa.LargeStringArray, lookup: pa.ChunkedArray) -> np.ndarray:
+    """Row in ``keys`` (unique, the caller checks) of each ``lookup`` string, -1 where
+    absent or null. Strings compare as bytes."""
+    total = len(lookup)
+    out = np.full(total, -1, dtype=np.int64)
+    if total == 0 or len(keys) == 0:
+        return out
+    index_type = np.int32 if max(total, len(keys)) < 2**31 else np.int64
+    records = pa.table({"k": keys, "p": np.arange(len(keys), dtype=index_type)})
+    probes = pa.table({"k": lookup, "i": np.arange(total, dtype=index_type)})
+    with _duckdb(_keys=records, _lookup=probes) as con:
+        found = con.execute(
+            "select _lookup.i, _keys.p from _lookup join _keys on _lookup.k = _keys.k"
+        ).fetchnumpy()
+    out[np.asarray(found["i"])] = np.asarray(found["p"])
+    return out

@@ -1,0 +1,64 @@
+"""Tests of bitrix_omni.kernels: bulk DuckDB kernels equal the plain Python answers."""
+
+from __future__ import annotations
+
+import hashlib
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bitrix_omni import kernels
+
+TEXT = st.one_of(st.none(), st.text(max_size=12))
+
+
+def _hashlib(values: list[str | None], algorithm: str, prefix: bytes) -> list[str | None]:
+    new = getattr(hashlib, algorithm)
+    return [None if v is None else new(prefix + v.encode()).hexdigest() for v in values]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(TEXT, max_size=30), st.sampled_from(["sha1", "sha256"]), st.binary(max_size=16))
+def test_hex_digests_equal_hashlib(values: list[str | None], algorithm: str, prefix: bytes) -> None:
+    got = kernels.hex_digests(pa.array(values, pa.string()), algorithm, prefix)
+    assert got.type == pa.large_string()
+    assert got.to_pylist() == _hashlib(values, algorithm, prefix)
+
+
+def test_hex_digests_fall_back_to_hashlib(monkeypatch: pytest.MonkeyPatch) -> None:
+    values = ["иван@почта.рф", None, "", "+79151234567"]
+
+    def no_duckdb(**tables: pa.Table) -> None:
+        raise duckdb.CatalogException("Scalar Function with name sha1 does not exist!")
+
+    monkeypatch.setattr(kernels, "_duckdb", no_duckdb)
+    got = kernels.hex_digests(pa.array(values), "sha1", b"\x00ns")
+    assert got.to_pylist() == _hashlib(values, "sha1", b"\x00ns")
+
+
+def test_digests_are_the_raw_bytes() -> None:
+    values = [f"v{i}" for i in range(5)]
+    raw = kernels.digests(pa.array(values), "sha256")
+    assert raw.shape == (5, 32) and raw.dtype == np.uint8
+    assert [bytes(r) for r in raw] == [hashlib.sha256(v.encode()).digest() for v in values]
+    with pytest.raises(ValueError, match="null"):
+        kernels.digests(pa.array(["a", None]))
+    with pytest.raises(ValueError, match="algorithm"):
+        kernels.hex_digests(pa.array(["a"]), "md5")
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.text(max_size=6), unique=True, max_size=20),
+    st.lists(st.one_of(st.none(), st.text(max_size=6)), max_size=30),
+)
+def test_joined_rows_find_each_key(keys: list[str], lookup: list[str | None]) -> None:
+    got = kernels.joined_rows(
+        pa.array(keys, pa.large_string()), pa.chunked_array([pa.array(lookup, pa.large_string())])
+    )
+    position = {k: i for i, k in enumerate(keys)}
+    assert got.tolist() == [-1 if v is None else position.get(v, -1) for v in lookup]
