@@ -296,3 +296,48 @@ def test_registry_writes_only_changed_rows() -> None:
     fourth = _registry(records3, identifiers3, links3, stored, "2024-06-01 16:00")
     assert fourth.num_rows == 0
     assert stored.num_rows == len(records2)
+
+
+def _records(identifiers: pd.DataFrame) -> pd.DataFrame:
+    keys = sorted(set(identifiers["record_key"]))
+    return pd.DataFrame(
+        {
+            "record_key": keys,
+            "source_table": [k.split(":")[0] for k in keys],
+            "source_id": [k.split(":")[1] for k in keys],
+            "first_seen_at": pd.Timestamp("2024-01-01"),
+        }
+    )
+
+
+def _no_links() -> pd.DataFrame:
+    return pd.DataFrame(columns=["record_key", "other_record_key", "evidence"], dtype=object)
+
+
+def test_identifiers_from_cache_is_the_sql_lookup() -> None:
+    """The left join of int_identity__normalized_identifiers, as dictionary columns."""
+    rows = [
+        ("b_user:1", "email", "Ivan@Mail.ru"),
+        ("b_user:2", "email", " ivan@mail.ru "),
+        ("b_user:2", "phone", "8 (915) 123-45-67"),
+        ("b_crm_lead:3", "phone", "not a phone"),
+        ("b_crm_lead:3", "email", None),
+        ("b_crm_lead:4", "email", "missing@from.cache"),  # not in the cache: invalid
+        ("b_crm_lead:4", "phone", "Ivan@Mail.ru"),  # same raw text, other kind
+    ]
+    raw = _identifiers(rows)
+    cache = pipeline.normalize_new_values(raw.iloc[:5], None).to_pandas()
+    expected = pipeline.normalize_identifiers(raw).to_pandas()
+    expected.loc[5:, ["identifier_value", "identifier_hash", "identifier_masked"]] = None
+    expected.loc[5:, "is_valid"] = False
+    got = pipeline.identifiers_from_cache(raw, cache)
+    assert got.column_names == list(pipeline.NORMALIZED_IDENTIFIER_COLUMNS)
+    assert isinstance(got["identifier_hash"].combine_chunks(), pa.DictionaryArray)
+    for column in pipeline.NORMALIZED_IDENTIFIER_COLUMNS:
+        values = got[column].combine_chunks()
+        if isinstance(values, pa.DictionaryArray):
+            values = values.dictionary_decode()
+        assert _plain(values.to_pandas()) == _plain(expected[column]), column
+    result = pipeline.resolve(_records(raw), got, _no_links(), frozenset(), 5)
+    reference = pipeline.resolve(_records(raw), expected, _no_links(), frozenset(), 5)
+    pd.testing.assert_frame_equal(result.identity_map, reference.identity_map)
