@@ -7,12 +7,7 @@ customer_uuids stable when customers merge or split, so they survive `--full-ref
 from datetime import datetime, timezone
 
 from bitrix_omni.frames import to_arrow
-from bitrix_omni.pipeline import (
-    identifiers_from_cache,
-    normalized_blocklist,
-    registry_frame,
-    resolve,
-)
+from bitrix_omni.pipeline import normalized_blocklist, registry_frame, resolve
 
 
 def model(dbt, session):
@@ -26,11 +21,7 @@ def model(dbt, session):
     cap = dbt.config.get("max_customers_per_identifier")
 
     records = to_arrow(dbt.ref("int_identity__records"))
-    # The lookup of int_identity__normalized_identifiers, with dictionary columns.
-    identifiers = identifiers_from_cache(
-        to_arrow(dbt.ref("int_identity__identifiers")),
-        to_arrow(dbt.ref("int_identity__normalized_values")),
-    )
+    identifiers = to_arrow(dbt.ref("int_identity__normalized_identifiers"))
     links = to_arrow(dbt.ref("int_identity__links"))
     blocklist = normalized_blocklist(to_arrow(dbt.ref("identity_blocklist")), region)
     previous = to_arrow(session.sql(f"select * from {dbt.this}")) if dbt.is_incremental else None

@@ -1,7 +1,7 @@
 """E-mails and phones the over-merge guards kept out of the identity graph (thin model)."""
 
 from bitrix_omni.frames import to_arrow
-from bitrix_omni.pipeline import guarded_identifiers, identifiers_from_cache, normalized_blocklist
+from bitrix_omni.pipeline import guarded_identifiers, normalized_blocklist
 
 
 def model(dbt, session):
@@ -9,11 +9,7 @@ def model(dbt, session):
     region = dbt.config.get("phone_default_region")
     cap = dbt.config.get("max_customers_per_identifier")
     return guarded_identifiers(
-        # The lookup of int_identity__normalized_identifiers, with dictionary columns.
-        identifiers=identifiers_from_cache(
-            to_arrow(dbt.ref("int_identity__identifiers")),
-            to_arrow(dbt.ref("int_identity__normalized_values")),
-        ),
+        identifiers=to_arrow(dbt.ref("int_identity__normalized_identifiers")),
         links=to_arrow(dbt.ref("int_identity__links")),
         records=to_arrow(dbt.ref("int_identity__records")),
         blocklist=normalized_blocklist(to_arrow(dbt.ref("identity_blocklist")), region),

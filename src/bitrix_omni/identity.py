@@ -449,6 +449,8 @@ def _record_rows(
     n = len(rec_keys)
     lookup = pa.chunked_array([a for a in others if len(a)], type=pa.large_string())
     codes = kernels.joined_rows(rec_keys, lookup)
+    if codes.dtype == np.int32 and n + len(lookup) >= 2**31 - 1:
+        codes = codes.astype(np.int64)  # room for the numbers of unknown keys
     unknown_rows = np.flatnonzero(codes < 0)
     if lookup.null_count and unknown_rows.size:
         unknown_rows = unknown_rows[_bool_np(pc.is_valid(lookup.take(pa.array(unknown_rows))))]
@@ -457,7 +459,6 @@ def _record_rows(
         encoded = lookup.take(pa.array(unknown_rows)).dictionary_encode().combine_chunks()
         codes[unknown_rows] = n + _indices(encoded)
         unknown = _as_large_string(encoded.dictionary)
-    codes = codes.astype(np.int32 if n + len(unknown) < 2**31 else np.int64, copy=False)
     bounds = np.cumsum([0, *(len(a) for a in others)])
     out = [codes[bounds[i] : bounds[i + 1]] for i in range(len(others))]
     return out, _KeyDictionary(rec_keys, unknown)
@@ -1086,16 +1087,15 @@ def _encode_dictionary_identifiers(ids: _Frame) -> _EncodedIdentifiers | None:
     )
     if digests is None:
         return None
-    order: np.ndarray | None
-    order, repeated = _digest_order(digests)
-    first = np.arange(entries.size, dtype=np.int64)  # identifier -> its first used entry
-    codes = first  # used entry -> identifier
-    if repeated:  # number by digest instead (the order is then computed later)
-        found = _digest_codes(digests)
-        if found is None:
-            return None
-        codes, first = found
-        order = None
+    order, starts = _digest_order(digests)
+    repeated = not starts.all()
+    if repeated:  # identifiers are the distinct digests, numbered in digest order
+        codes = np.empty(entries.size, dtype=np.int64)
+        codes[order] = np.cumsum(starts) - 1
+        first = order[starts]  # the first entry (in digest order) of each identifier
+        order = np.arange(first.size, dtype=np.int64)
+    else:
+        first = codes = np.arange(entries.size, dtype=np.int64)
     usable_rows = np.flatnonzero(usable)
     plain = every and not repeated  # identifier number = dictionary index
     if plain:
@@ -1172,18 +1172,30 @@ def _blocked(values: pa.LargeStringArray, blocklist: frozenset[str]) -> np.ndarr
     return np.zeros(len(values), dtype=bool)
 
 
-def _digest_order(digests: np.ndarray) -> tuple[np.ndarray, bool]:
-    """Rows of ``(k, 32)`` digests in ascending order (by the leading 8 bytes, by all 32
-    on a tie), and whether two rows hold the same digest."""
+def _digest_order(digests: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of ``(k, 32)`` digests in ascending order, and along that order True where a
+    row's digest differs from the previous row's (the start of each distinct digest).
+
+    Sorted by the leading 8 bytes; rows sharing them are compared in full, and only a
+    genuine 8-byte collision between different digests needs the full 32-byte sort.
+    """
+    k = digests.shape[0]
     prefix = digests[:, :8].copy().view(">u8").ravel()
     order = np.argsort(prefix, kind="stable")
-    if order.size < 2 or not np.any(prefix[order][1:] == prefix[order][:-1]):
-        return order, False
-    del prefix
-    words = digests.copy().view(">u8").reshape(-1, 4)
+    ordered = prefix[order]
+    starts = np.ones(k, dtype=bool)
+    starts[1:] = ordered[1:] != ordered[:-1]
+    del prefix, ordered
+    if starts.all():
+        return order, starts
+    words = np.ascontiguousarray(digests).view(">u8").reshape(-1, 4)
+    tied = np.flatnonzero(~starts)
+    if np.all(words[order[tied]] == words[order[tied - 1]]):
+        return order, starts  # repeated digests only: the prefix order is the digest order
     order = np.lexsort([words[:, j] for j in (3, 2, 1, 0)])
-    ordered = words[order]
-    return order, bool(np.any(np.all(ordered[1:] == ordered[:-1], axis=1)))
+    ordered_words = words[order]
+    starts[1:] = np.any(ordered_words[1:] != ordered_words[:-1], axis=1)
+    return order, starts
 
 
 def _prepare_identifiers(ids: _Frame, blocklist: frozenset[str]) -> _Identifiers:
@@ -1200,7 +1212,7 @@ def _prepare_identifiers(ids: _Frame, blocklist: frozenset[str]) -> _Identifiers
             _take(_strings_of(IDENTIFIER_KINDS), enc.kind), enc.values
         )
     )
-    order = enc.order if enc.order is not None else _digest_order(digests)[0]
+    order = enc.order if enc.order is not None else _digest_order(digests)[0]  # distinct
     rank = np.empty(order.size, dtype=np.int32)
     rank[order] = np.arange(order.size, dtype=np.int32)
     row_rank = np.full(len(enc.usable), -1, dtype=np.int32)

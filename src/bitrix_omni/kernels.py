@@ -97,28 +97,19 @@ def digests(values: pa.Array, algorithm: str = "sha256", prefix: bytes = b"") ->
     return out
 
 
-def joined_rows(
-    keys: pa.Array | pa.Table, lookup: pa.Array | pa.ChunkedArray | pa.Table
-) -> np.ndarray:
-    """Row in ``keys`` of each ``lookup`` row, -1 where absent or a key part is null.
-
-    ``keys`` and ``lookup`` are one key column each (arrays) or tables with the same
-    column names (a composite key). ``keys`` must be unique (the caller checks). Strings
-    compare as bytes.
-    """
-    keys = keys if isinstance(keys, pa.Table) else pa.table({"k": keys})
-    lookup = lookup if isinstance(lookup, pa.Table) else pa.table({"k": lookup})
-    total = lookup.num_rows
-    out = np.full(total, -1, dtype=np.int64)
-    if total == 0 or keys.num_rows == 0:
+def joined_rows(keys: pa.Array, lookup: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Row in ``keys`` (unique, the caller checks) of each ``lookup`` string, -1 where
+    absent or null (int32 unless either side has 2^31 rows). Strings compare as bytes."""
+    total = len(lookup)
+    index_type = np.int32 if max(total, len(keys)) < 2**31 - 1 else np.int64
+    out = np.full(total, -1, dtype=index_type)
+    if total == 0 or len(keys) == 0:
         return out
-    index_type = np.int32 if max(total, keys.num_rows) < 2**31 else np.int64
-    on = " and ".join(f'_lookup."{c}" = _keys."{c}"' for c in keys.column_names)
-    keys = keys.append_column("__row", pa.array(np.arange(keys.num_rows, dtype=index_type)))
-    lookup = lookup.append_column("__row", pa.array(np.arange(total, dtype=index_type)))
-    with _duckdb(_keys=keys, _lookup=lookup) as con:
+    records = pa.table({"k": keys, "p": np.arange(len(keys), dtype=index_type)})
+    probes = pa.table({"k": lookup, "i": np.arange(total, dtype=index_type)})
+    with _duckdb(_keys=records, _lookup=probes) as con:
         found = con.execute(
-            f"select _lookup.__row as i, _keys.__row as p from _lookup join _keys on {on}"
+            "select _lookup.i, _keys.p from _lookup join _keys on _lookup.k = _keys.k"
         ).fetchnumpy()
     out[np.asarray(found["i"])] = np.asarray(found["p"])
     return out

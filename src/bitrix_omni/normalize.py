@@ -1089,21 +1089,28 @@ def _normalize_kind(
         raw_values.take(pa.array(rows)) if isinstance(raw_values, pa.Array) else raw_values[rows]
     )
     uniques, indices = _dictionary_parts(_to_string_array(subset, coerce))
+    del subset  # temporaries go as soon as they are used: both kinds run at once
     normalized = (
         _normalize_unique_emails(uniques)
         if kind == "email"
         else _normalize_unique_phones(uniques, region)
     )
+    del uniques
     distinct = pc.dictionary_encode(as_large_strings(normalized))
+    del normalized
+    per_row = pc.take(distinct.indices, indices)  # null where the raw value is invalid
+    del indices
     keys = as_large_strings(distinct.dictionary)
+    del distinct
     payloads = pc.binary_join_element_wise(
         pa.scalar(kind, pa.large_string()), keys, pa.scalar(":", pa.large_string())
     )
+    hashes = _hex_digests(payloads)
+    del payloads
     masks = _mask_emails_batch(keys) if kind == "email" else _mask_phones_batch(keys, region)
-    per_row = pc.take(distinct.indices, indices)  # null where the raw value is invalid
     return (
         keys,
-        _hex_digests(payloads),
+        hashes,
         masks,
         np.asarray(pc.fill_null(per_row.cast(pa.int64()), -1).to_numpy(zero_copy_only=False)),
     )

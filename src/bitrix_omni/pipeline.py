@@ -15,7 +15,7 @@ import phonenumbers
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from bitrix_omni import __version__, kernels, normalize
+from bitrix_omni import __version__, normalize
 from bitrix_omni.frames import to_arrow
 from bitrix_omni.identity import (
     IdentityConfig,
@@ -95,41 +95,6 @@ def normalize_identifiers(
             "identifier_hash": hashes,
             "identifier_masked": masks,
             "is_valid": pc.is_valid(values),
-        }
-    )
-
-
-def identifiers_from_cache(identifiers: Any, normalized_values: Any) -> pa.Table:
-    """The normalized identifiers (:data:`NORMALIZED_IDENTIFIER_COLUMNS`) of raw identifier
-    rows looked up in the normalization cache, with dictionary columns.
-
-    ``identifiers`` has one row per record and raw value (``record_key``,
-    ``identifier_kind``, ``value_raw``, ``evidence``: ``int_identity__identifiers``);
-    ``normalized_values`` one row per (``identifier_kind``, ``value_raw``), unique
-    (``int_identity__normalized_values``). The lookup is the left join of the SQL model
-    ``int_identity__normalized_identifiers``, done here with one hash join
-    (:func:`bitrix_omni.kernels.joined_rows`) so that ``identifier_value``,
-    ``identifier_hash`` and ``identifier_masked`` come out as dictionary arrays over the
-    cache's columns: the Python models then read one short raw value per row instead of
-    three strings (one of them a 64-character hash), and resolution decodes each hash
-    once per cache row (:func:`resolve`).
-    """
-    ids, cache = _arrow(identifiers), _arrow(normalized_values)
-    on = ["identifier_kind", "value_raw"]
-    rows = kernels.joined_rows(cache.select(on), ids.select(on))
-    index = pa.array(rows.astype(np.int32), mask=rows < 0)
-    columns = {
-        name: pa.DictionaryArray.from_arrays(index, normalize.as_large_strings(cache[name]))
-        for name in ("identifier_value", "identifier_hash", "identifier_masked")
-    }
-    valid = pc.fill_null(cache["is_valid"].combine_chunks().take(index), False)
-    return pa.table(
-        {
-            "record_key": ids["record_key"],
-            "identifier_kind": ids["identifier_kind"],
-            "evidence": ids["evidence"],
-            **columns,
-            "is_valid": valid.cast(pa.bool_()),
         }
     )
 
