@@ -62,7 +62,7 @@ def _hashlib_hex(values: pa.Array, algorithm: str, prefix: bytes) -> pa.LargeStr
 
 
 def hex_digests(
-    values: pa.Array, algorithm: str = "sha256", prefix: bytes = b""
+    values: pa.Array | pa.ChunkedArray, algorithm: str = "sha256", prefix: bytes = b""
 ) -> pa.LargeStringArray:
     """Lower-case hex ``algorithm`` (``'sha256'`` or ``'sha1'``) digest of ``prefix`` +
     the UTF-8 bytes of each string of ``values`` (null stays null)."""

@@ -62,3 +62,18 @@ def test_joined_rows_find_each_key(keys: list[str], lookup: list[str | None]) ->
     )
     position = {k: i for i, k in enumerate(keys)}
     assert got.tolist() == [-1 if v is None else position.get(v, -1) for v in lookup]
+
+
+def test_hex_digests_keep_row_order_on_large_chunked_input() -> None:
+    """DuckDB scans big inputs on several threads; each digest must stay on its row."""
+    n = 400_000
+    chunks = [
+        pa.array([f"v{i}" for i in range(lo, min(n, lo + 65_536))], pa.large_string())
+        for lo in range(0, n, 65_536)
+    ]
+    rows = np.random.default_rng(0).choice(n, size=2_000, replace=False)
+    for values in (pa.chunked_array(chunks), pa.chunked_array(chunks).combine_chunks()):
+        got = kernels.hex_digests(values, "sha256")
+        assert len(got) == n
+        for row in [0, n - 1, *rows.tolist()]:
+            assert got[row].as_py() == hashlib.sha256(f"v{row}".encode()).hexdigest()
