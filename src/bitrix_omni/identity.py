@@ -26,10 +26,11 @@ wrong in practice, and this module exists to handle them:
    that holds the earliest previous holder, and every change is written to a *ledger*.
 3. **Scale.** The dbt Python model calls :func:`resolve_identities` once per run on every
    record of the shop (10M+ on big installations). Everything is integer-encoded
-   (pyarrow ``dictionary_encode``) and computed with numpy / scipy
-   (``scipy.sparse.csgraph.connected_components`` on a bipartite record-identifier graph);
-   the only Python-level loops run once per *distinct* identifier or *new* customer to
-   compute SHA hashes, never per edge.
+   (record keys found by one hash join, identifiers numbered by their hash) and computed
+   with numpy / scipy (``scipy.sparse.csgraph.connected_components`` on a graph of
+   link-groups and identifiers); bulk string work (the join, SHA hashes) runs in an
+   in-process DuckDB (:mod:`bitrix_omni.kernels`). There is no Python loop per row or
+   per edge.
 
 Personal data never leaves this module in clear: outputs carry ``identifier_hash``
 (SHA-256 hex of ``f"{kind}:{value}"``, the same value as
@@ -1513,7 +1514,10 @@ def resolve_identities(
         value whose record is unknown are ignored and counted
         (``dangling_identifier_rows``).
         Optional ``identifier_hash`` and ``identifier_masked`` (both or neither; see
-        :data:`PRECOMPUTED_IDENTIFIER_COLUMNS`) save hashing and masking again.
+        :data:`PRECOMPUTED_IDENTIFIER_COLUMNS`) save hashing and masking again; given
+        as dictionary columns sharing one index with ``value``
+        (``normalize_identifier_columns(..., dictionary=True)``) each hash is decoded
+        once per dictionary entry.
     links
         ``record_key``, ``other_record_key``, ``evidence`` (e.g.
         ``'b_sale_fuser.USER_ID'``): hard links stored by Bitrix. Links touching an
