@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import binascii
 import hashlib
+import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Final
@@ -31,11 +33,18 @@ _ALGORITHMS: Final = ("sha1", "sha256")
 _BLOCK: Final = 1 << 20  # values per hashlib block (bounds temporary Python bytes)
 
 
+#: Where a kernel may spill when memory runs short (an in-memory DuckDB would use ``.tmp``
+#: in the working directory, e.g. the dbt project).
+_SPILL_DIRECTORY: Final = os.path.join(tempfile.gettempdir(), "bitrix_omni_duckdb")
+
+
 @contextmanager
 def _duckdb(**tables: pa.Table) -> Iterator[duckdb.DuckDBPyConnection]:
     con = duckdb.connect()
     try:
         con.execute("set preserve_insertion_order = true")
+        quoted = _SPILL_DIRECTORY.replace("'", "''")
+        con.execute(f"set temp_directory = '{quoted}'")
         for name, table in tables.items():
             con.register(name, table)
         yield con

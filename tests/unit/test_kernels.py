@@ -77,3 +77,9 @@ def test_hex_digests_keep_row_order_on_large_chunked_input() -> None:
         assert len(got) == n
         for row in [0, n - 1, *rows.tolist()]:
             assert got[row].as_py() == hashlib.sha256(f"v{row}".encode()).hexdigest()
+
+
+def test_kernels_spill_to_the_system_temp_directory() -> None:
+    with kernels._duckdb() as con:
+        (setting,) = con.execute("select current_setting('temp_directory')").fetchone()
+    assert setting == kernels._SPILL_DIRECTORY
