@@ -6,27 +6,12 @@
 
 with
 
-sender_contacts as (
-    select * from {{ ref('stg_bitrix__sender_contacts') }}
-),
-
-email_events as (
-    select * from {{ ref('stg_bitrix__email_events') }}
+addresses as (
+    select * from {{ ref('int_identity__campaign_addresses') }}
 ),
 
 normalized_values as (
     select * from {{ ref('int_identity__normalized_values') }}
-),
-
-addresses as (
-    select address_raw
-    from sender_contacts
-    where contact_type_id = 1
-
-    union
-
-    select email_raw as address_raw
-    from email_events
 )
 
 select

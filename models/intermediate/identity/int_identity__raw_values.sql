@@ -10,12 +10,8 @@ identifiers as (
     select * from {{ ref('int_identity__identifiers') }}
 ),
 
-sender_contacts as (
-    select * from {{ ref('stg_bitrix__sender_contacts') }}
-),
-
-email_events as (
-    select * from {{ ref('stg_bitrix__email_events') }}
+campaign_addresses as (
+    select * from {{ ref('int_identity__campaign_addresses') }}
 ),
 
 raw_values as (
@@ -29,15 +25,7 @@ raw_values as (
     select
         'email' as identifier_kind,
         address_raw as value_raw
-    from sender_contacts
-    where contact_type_id = 1
-
-    union
-
-    select
-        'email' as identifier_kind,
-        email_raw as value_raw
-    from email_events
+    from campaign_addresses
 )
 
 select
