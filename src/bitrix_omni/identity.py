@@ -1045,7 +1045,7 @@ def _hash_digests(hashes: pa.LargeStringArray, usable: np.ndarray) -> np.ndarray
     return out
 
 
-def _check_kinds(kinds: pa.LargeStringArray, usable: np.ndarray) -> np.ndarray:
+def _kind_codes(kinds: pa.LargeStringArray, usable: np.ndarray) -> np.ndarray:
     """Per row: the kind's code (:func:`_row_kinds`); ValueError on a usable row whose
     kind is unknown."""
     row_kind = _row_kinds(kinds)
@@ -1075,7 +1075,7 @@ def _encode_dictionary_identifiers(ids: _Frame) -> _EncodedIdentifiers | None:
     row_entry = _indices(index).astype(np.int64)
     usable = row_entry >= 0
     usable[usable] = entry_ok[row_entry[usable]]
-    row_kind = _check_kinds(ids.strings("kind"), usable)
+    row_kind = _kind_codes(ids.strings("kind"), usable)
     # The entries rows use are the identifiers, unless a dictionary repeats a value.
     used = np.zeros(len(values), dtype=bool)
     used[row_entry[usable]] = True
@@ -1132,7 +1132,7 @@ def _encode_identifiers(ids: _Frame) -> _EncodedIdentifiers:
         return from_dictionary
     values = ids.strings("value")
     usable = _bool_np(pc.and_(pc.is_valid(values), pc.not_equal(values, _ls(""))))
-    row_kind = _check_kinds(ids.strings("kind"), usable)
+    row_kind = _kind_codes(ids.strings("kind"), usable)
     usable_rows = np.flatnonzero(usable)
     if set(PRECOMPUTED_IDENTIFIER_COLUMNS) <= ids.columns and usable_rows.size:
         digests = _hash_digests(ids.strings("identifier_hash"), usable)
