@@ -69,7 +69,7 @@ import pyarrow.compute as pc
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-from bitrix_omni import kernels, normalize
+from bitrix_omni import kernels, memory, normalize
 
 __all__ = [
     "CUSTOMER_UUID_NAMESPACE",
@@ -353,6 +353,12 @@ class _Frame:
     def strings(self, col: str) -> pa.LargeStringArray:
         return _as_large_string(self.column(col))
 
+    def text(self, col: str) -> pa.StringArray | pa.LargeStringArray:
+        """Like :meth:`strings`, but a ``string`` column stays ``string``: no copy of a
+        column that is only compared or encoded, never indexed by its buffers."""
+        arr = self.column(col)
+        return arr if pa.types.is_string(arr.type) else _as_large_string(arr)
+
 
 def _timestamp_keys(arr: pa.Array) -> np.ndarray:
     """int64 microseconds for ordering (UTC for tz-aware input), nulls as +inf."""
@@ -380,7 +386,7 @@ def _indices(arr: pa.DictionaryArray | pa.Array) -> np.ndarray:
 
 
 def _encode_together(
-    arrays: Sequence[pa.LargeStringArray],
+    arrays: Sequence[pa.StringArray | pa.LargeStringArray],
 ) -> tuple[list[np.ndarray], pa.LargeStringArray]:
     """Dictionary-encode several string arrays with one shared dictionary.
 
@@ -388,16 +394,28 @@ def _encode_together(
     values its codes are exactly ``0..len-1``: that is how record keys of the identifier,
     link and previous inputs are mapped to record positions with a single hash pass.
     """
-    lengths = [len(a) for a in arrays]
-    total = sum(lengths)
-    if total == 0:
-        return [np.empty(0, dtype=np.int32) for _ in arrays], pa.array([], pa.large_string())
-    chunks = [a for a in arrays if len(a)]
-    encoded = pa.chunked_array(chunks, type=pa.large_string()).dictionary_encode()
-    dictionary = _as_large_string(encoded.chunk(encoded.num_chunks - 1).dictionary)
-    codes = np.concatenate([_indices(c) for c in encoded.chunks])
-    bounds = np.cumsum([0, *lengths])
-    return [codes[bounds[i] : bounds[i + 1]] for i in range(len(arrays))], dictionary
+    dictionary = pa.array([], pa.large_string())
+    out = []
+    for arr in arrays:
+        if len(arr) == 0:
+            out.append(np.empty(0, dtype=np.int32))
+            continue
+        # Each array on its own (any string type, no concatenated copy); its distinct
+        # values not seen in the earlier arrays are appended, in its order of first
+        # appearance: the codes of encoding the concatenation.
+        encoded = pc.dictionary_encode(arr)
+        local = _as_large_string(encoded.dictionary)
+        found = _indices(pc.index_in(local, value_set=dictionary)).copy()
+        new = found < 0
+        found[new] = len(dictionary) + np.arange(np.count_nonzero(new), dtype=np.int32)
+        if new.any():
+            dictionary = pa.concat_arrays([dictionary, _take(local, np.flatnonzero(new))])
+        codes = _indices(encoded)
+        present = codes >= 0
+        mapped = np.full(codes.size, -1, dtype=np.int32)
+        mapped[present] = found[codes[present]]
+        out.append(mapped)
+    return out, _as_large_string(dictionary)
 
 
 def _first_appearances(codes: np.ndarray) -> np.ndarray:
@@ -431,8 +449,10 @@ class _KeyDictionary:
     others number the distinct keys that are not records (taken only when needed: error
     messages, dangling links)."""
 
-    def __init__(self, records: pa.LargeStringArray, unknown: pa.LargeStringArray) -> None:
-        self._strings = pa.chunked_array([records, unknown], type=pa.large_string())
+    def __init__(
+        self, records: pa.StringArray | pa.LargeStringArray, unknown: pa.LargeStringArray
+    ) -> None:
+        self._strings = pa.chunked_array([records, unknown.cast(records.type)])
 
     def __len__(self) -> int:
         return len(self._strings)
@@ -441,14 +461,23 @@ class _KeyDictionary:
         return _as_large_string(self._strings.take(indices))
 
 
+def _one_string_type(arrays: Sequence[pa.Array]) -> pa.ChunkedArray:
+    """The arrays as one chunked column, cast only if their string types differ."""
+    if not arrays:
+        return pa.chunked_array([], pa.large_string())
+    kinds = {a.type for a in arrays}
+    target = kinds.pop() if len(kinds) == 1 else pa.large_string()
+    return pa.chunked_array([a if a.type == target else pc.cast(a, target) for a in arrays])
+
+
 def _record_rows(
-    rec_keys: pa.LargeStringArray, others: Sequence[pa.LargeStringArray]
+    rec_keys: pa.LargeStringArray, others: Sequence[pa.StringArray | pa.LargeStringArray]
 ) -> tuple[list[np.ndarray], _KeyDictionary]:
     """Per column of ``others``: each key's row in ``rec_keys``; a key that is not a
     record gets ``len(rec_keys)`` + the number of its distinct value (in order of first
     appearance), a null -1. ``rec_keys`` must be unique (see :func:`_check_unique_keys`)."""
     n = len(rec_keys)
-    lookup = pa.chunked_array([a for a in others if len(a)], type=pa.large_string())
+    lookup = _one_string_type([a for a in others if len(a)])
     codes = kernels.joined_rows(rec_keys, lookup)
     if codes.dtype == np.int32 and n + len(lookup) >= 2**31 - 1:
         codes = codes.astype(np.int64)  # room for the numbers of unknown keys
@@ -815,13 +844,12 @@ def guard_identifiers(
     ids = _Frame(identifiers, "identifiers", IDENTIFIER_COLUMNS)
     lnk = _Frame(links, "links", LINK_COLUMNS)
     n = rec.num_rows
-    rec_keys = rec.strings("record_key")
+    rec_keys = rec.text("record_key")
     if rec_keys.null_count:
         raise ValueError(f"records.record_key has {rec_keys.null_count} null value(s)")
     _check_unique_keys(rec_keys, "records.record_key")
-    lookup = pa.chunked_array(
-        [ids.strings("record_key"), lnk.strings("record_key"), lnk.strings("other_record_key")],
-        type=pa.large_string(),
+    lookup = _one_string_type(
+        [ids.text("record_key"), lnk.text("record_key"), lnk.text("other_record_key")]
     )
     rows = kernels.joined_rows(rec_keys, lookup)
     del lookup
@@ -949,7 +977,7 @@ class _Identifiers:
     kind: np.ndarray  # per identifier: 0 email, 1 phone (int8)
     blocked: np.ndarray  # per identifier: value is on the blocklist
     digests: np.ndarray  # per identifier: (m, 32) sha256, ascending
-    evidence: pa.LargeStringArray  # per input row
+    evidence: pa.StringArray | pa.LargeStringArray  # per input row
     # Display masks are taken or computed only for the identifiers that need them:
     encoded_order: np.ndarray  # identifier number -> number in encoding order
     encoded_values: pa.LargeStringArray  # per identifier in encoding order
@@ -1017,11 +1045,11 @@ class _EncodedIdentifiers:
     order: np.ndarray | None = None  # identifiers in digest order, when already known
 
 
-def _row_kinds(kinds: pa.LargeStringArray) -> np.ndarray:
+def _row_kinds(kinds: pa.StringArray | pa.LargeStringArray) -> np.ndarray:
     """Per row: the position of its kind in IDENTIFIER_KINDS, -1 for null or unknown."""
-    row_kind = np.full(len(kinds), -1, dtype=np.int64)
+    row_kind = np.full(len(kinds), -1, dtype=np.int8)
     for code, name in enumerate(IDENTIFIER_KINDS):
-        row_kind[_bool_np(pc.equal(kinds, _ls(name)))] = code
+        row_kind[_bool_np(pc.equal(kinds, pa.scalar(name, kinds.type)))] = code
     return row_kind
 
 
@@ -1045,7 +1073,7 @@ def _hash_digests(hashes: pa.LargeStringArray, usable: np.ndarray) -> np.ndarray
     return out
 
 
-def _kind_codes(kinds: pa.LargeStringArray, usable: np.ndarray) -> np.ndarray:
+def _kind_codes(kinds: pa.StringArray | pa.LargeStringArray, usable: np.ndarray) -> np.ndarray:
     """Per row: the kind's code (:func:`_row_kinds`); ValueError on a usable row whose
     kind is unknown."""
     row_kind = _row_kinds(kinds)
@@ -1072,10 +1100,10 @@ def _encode_dictionary_identifiers(ids: _Frame) -> _EncodedIdentifiers | None:
         return None
     values, hashes, masks = (_as_large_string(c.dictionary) for c in cols)
     entry_ok = _bool_np(pc.and_(pc.is_valid(values), pc.not_equal(values, _ls(""))))
-    row_entry = _indices(index).astype(np.int64)
+    row_entry = _indices(index)  # int32 per row: the width of everything per row here
     usable = row_entry >= 0
     usable[usable] = entry_ok[row_entry[usable]]
-    row_kind = _kind_codes(ids.strings("kind"), usable)
+    row_kind = _kind_codes(ids.text("kind"), usable)
     # The entries rows use are the identifiers, unless a dictionary repeats a value.
     used = np.zeros(len(values), dtype=bool)
     used[row_entry[usable]] = True
@@ -1102,7 +1130,7 @@ def _encode_dictionary_identifiers(ids: _Frame) -> _EncodedIdentifiers | None:
     if plain:
         pair_idx = row_entry[usable_rows]
     else:
-        code_of_entry = np.full(len(values), -1, dtype=np.int64)
+        code_of_entry = np.full(len(values), -1, dtype=np.int32)
         code_of_entry[entries] = codes
         pair_idx = code_of_entry[row_entry[usable_rows]]
     kind = np.empty(first.size, dtype=np.int8)
@@ -1132,7 +1160,7 @@ def _encode_identifiers(ids: _Frame) -> _EncodedIdentifiers:
         return from_dictionary
     values = ids.strings("value")
     usable = _bool_np(pc.and_(pc.is_valid(values), pc.not_equal(values, _ls(""))))
-    row_kind = _kind_codes(ids.strings("kind"), usable)
+    row_kind = _kind_codes(ids.text("kind"), usable)
     usable_rows = np.flatnonzero(usable)
     if set(PRECOMPUTED_IDENTIFIER_COLUMNS) <= ids.columns and usable_rows.size:
         digests = _hash_digests(ids.strings("identifier_hash"), usable)
@@ -1225,7 +1253,7 @@ def _prepare_identifiers(ids: _Frame, blocklist: frozenset[str]) -> _Identifiers
         kind=enc.kind[order],
         blocked=_blocked(enc.values, blocklist)[order],
         digests=digests[order],
-        evidence=ids.strings("evidence"),
+        evidence=ids.text("evidence"),
         encoded_order=order,
         encoded_values=enc.values,
         encoded_masks=enc.masks,
@@ -1347,7 +1375,7 @@ class _Keys:
 
 def _encode_keys(
     rec_keys: pa.LargeStringArray,
-    others: list[pa.LargeStringArray],
+    others: list[pa.StringArray | pa.LargeStringArray],
     prev_uuids: pa.LargeStringArray,
 ) -> _Keys:
     """Map every record_key column to record rows (:func:`_record_rows`): a known key's
@@ -1400,8 +1428,8 @@ def _static_columns(
     m = ident.count
     map_cols = {
         "record_key": keys_sorted,
-        "source_table": _permuted(rec.strings("source_table"), order),
-        "source_id": _permuted(rec.strings("source_id"), order),
+        "source_table": _permuted(rec.text("source_table"), order),
+        "source_id": _permuted(rec.text("source_id"), order),
         "match_method": _take(_METHOD_NAMES, np.where(component_size == 1, 8, bits)),
         "component_size": component_size,
         "is_anchor": is_anchor,
@@ -1415,7 +1443,7 @@ def _static_columns(
     ev_status[is_ident_row] = status[ev_sec[is_ident_row]]
     ev_status[link_row & (ev_sec < n_d)] = _ST_DANGLING
     # identifier_hash text: [hashes (m) | unknown keys (n_d) | record keys (n)].
-    hash_text = _hex_strings(ident.digests, [d_sorted, keys_sorted])
+    hash_text = _hex_strings(ident.digests, [d_sorted, _as_large_string(keys_sorted)])
     ev_text = pa.concat_arrays(
         [_as_large_string(_take(ev_dict, np.argsort(ev_rank[:-1]))), _null_strings(1)]
     )
@@ -1573,7 +1601,7 @@ def resolve_identities(
     lnk = _Frame(links, "links", LINK_COLUMNS)
     prv = _Frame(previous, "previous", PREVIOUS_COLUMNS)
     n = rec.num_rows
-    rec_keys = rec.strings("record_key")
+    rec_keys = rec.text("record_key")
     if rec_keys.null_count:
         raise ValueError(f"records.record_key has {rec_keys.null_count} null value(s)")
 
@@ -1585,21 +1613,22 @@ def resolve_identities(
             _encode_keys,
             rec_keys,
             [
-                ids.strings("record_key"),
-                lnk.strings("record_key"),
-                lnk.strings("other_record_key"),
-                prv.strings("record_key"),
+                ids.text("record_key"),
+                lnk.text("record_key"),
+                lnk.text("other_record_key"),
+                prv.text("record_key"),
             ],
             prv.strings("customer_uuid"),
         )
         ident = _prepare_identifiers(ids, cfg.blocklist)
         (ev_id_codes, ev_ln_codes), ev_dict = _encode_together(
-            [ident.evidence, lnk.strings("evidence")]
+            [ident.evidence, lnk.text("evidence")]
         )
         watch.lap("identifiers")
         order = order_job.result()
         keys = keys_job.result()
         watch.lap("keys_wait")
+    memory.release_unused()
     m = ident.count
     id_codes, a_codes, b_codes, prev_codes = keys.codes
     key_dict = keys.dictionary
@@ -1688,6 +1717,7 @@ def resolve_identities(
         fi_pos, fi_h = _record_identifier_pairs(row_pos, row_h, n, m)
     del row_pos, row_h, row_ev, row_edge, lev
     watch.lap("evidence_sort")
+    memory.release_unused()
 
     # ---- guards: blocklist, then distinct link-groups per identifier -------------------
     nonself = la != lb
@@ -1717,6 +1747,7 @@ def resolve_identities(
     )
     anchor_pos = age.positions(_group_min(comp, age.keys, n_comp))
     watch.lap("components")
+    memory.release_unused()
 
     with _workers(1) as pool:
         # Output columns that do not depend on uuids are built meanwhile.

@@ -117,8 +117,10 @@ def joined_rows(keys: pa.Array, lookup: pa.Array | pa.ChunkedArray) -> np.ndarra
     records = pa.table({"k": keys, "p": np.arange(len(keys), dtype=index_type)})
     probes = pa.table({"k": lookup, "i": np.arange(total, dtype=index_type)})
     with _duckdb(_keys=records, _lookup=probes) as con:
-        found = con.execute(
+        # Streamed in batches: the matches are never all materialized at once.
+        found = con.sql(
             "select _lookup.i, _keys.p from _lookup join _keys on _lookup.k = _keys.k"
-        ).fetchnumpy()
-    out[np.asarray(found["i"])] = np.asarray(found["p"])
+        ).to_arrow_reader(_BLOCK)
+        for batch in found:
+            out[batch.column(0).to_numpy()] = batch.column(1).to_numpy()
     return out

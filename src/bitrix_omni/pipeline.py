@@ -15,7 +15,7 @@ import phonenumbers
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from bitrix_omni import __version__, normalize
+from bitrix_omni import __version__, memory, normalize
 from bitrix_omni.frames import to_arrow
 from bitrix_omni.identity import (
     IdentityConfig,
@@ -58,6 +58,16 @@ def _column(frame: Any, name: str) -> Any:
     return frame.column(name)
 
 
+def _text(values: Any) -> pa.Array | pa.ChunkedArray:
+    """A text column as Arrow strings: an Arrow ``string``/``large_string`` column as it
+    is (no copy), anything else converted (:func:`normalize.as_large_strings`)."""
+    if isinstance(values, (pa.Array, pa.ChunkedArray)) and (
+        pa.types.is_string(values.type) or pa.types.is_large_string(values.type)
+    ):
+        return values
+    return normalize.as_large_strings(values)
+
+
 def _arrow(frame: Any) -> pa.Table:
     return frame if isinstance(frame, pa.Table) else to_arrow(frame)
 
@@ -82,15 +92,19 @@ def normalize_identifiers(
     """
     if not isinstance(identifiers, pd.DataFrame):
         identifiers = _arrow(identifiers)
-    kinds = normalize.as_large_strings(_column(identifiers, "identifier_kind"))
     values, hashes, masks = normalize.normalize_identifier_columns(
-        kinds, _column(identifiers, "value_raw"), default_region, dictionary=dictionary
+        normalize.as_large_strings(_column(identifiers, "identifier_kind")),
+        _column(identifiers, "value_raw"),
+        default_region,
+        dictionary=dictionary,
     )
+    memory.release_unused()  # the normalization's temporaries, before the next phase
     return pa.table(
         {
-            "record_key": normalize.as_large_strings(_column(identifiers, "record_key")),
-            "identifier_kind": kinds,
-            "evidence": normalize.as_large_strings(_column(identifiers, "evidence")),
+            # Passed through as given when they already are Arrow strings (no copy).
+            "record_key": _text(_column(identifiers, "record_key")),
+            "identifier_kind": _text(_column(identifiers, "identifier_kind")),
+            "evidence": _text(_column(identifiers, "evidence")),
             "identifier_value": values,
             "identifier_hash": hashes,
             "identifier_masked": masks,

@@ -1005,6 +1005,65 @@ def test_fast_encodings_give_the_same_result(world: dict[str, object]) -> None:
     assert_same_result(hashed, slow)
 
 
+def _narrow_strings(frame: pd.DataFrame | pa.Table | None) -> pa.Table | None:
+    """An input as an Arrow table whose text columns are ``string`` (32-bit offsets), as
+    DuckDB and Parquet hand them over, instead of ``large_string``."""
+    if frame is None:
+        return None
+    table = (
+        frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
+    )
+    for i, field in enumerate(table.schema):
+        if pa.types.is_large_string(field.type) or pa.types.is_string(field.type):
+            table = table.set_column(i, field.name, table.column(i).cast(pa.string()))
+    return table
+
+
+@PROPERTY_SETTINGS
+@given(worlds())
+def test_narrow_arrow_strings_give_the_same_result(world: dict[str, object]) -> None:
+    """``string`` columns are read in place (no copy to ``large_string``): same result,
+    with plain and with dictionary identifier columns."""
+    first = _run(world)
+    previous = prev_map(first)
+    narrow = {k: _narrow_strings(v) if k != "config" else v for k, v in world.items()}
+    assert_same_result(_run(narrow), first)
+    assert_same_result(_run(narrow, _narrow_strings(previous)), _run(world, previous))
+    hashed = _with_hashes(world["identifiers"])  # type: ignore[arg-type]
+    dictionaries = _narrow_strings(_as_dictionaries(hashed, spare=True))
+    assert_same_result(
+        _run(dict(narrow, identifiers=dictionaries), previous),
+        _run(dict(world, identifiers=hashed), previous),
+    )
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(st.one_of(st.none(), st.sampled_from(["a", "b", "c", "d", ""])), max_size=8),
+            st.booleans(),
+        ),
+        max_size=4,
+    )
+)
+def test_encode_together_equals_encoding_the_concatenation(
+    parts: list[tuple[list[str | None], bool]],
+) -> None:
+    """Arrays of either string type are encoded one by one, their dictionaries merged:
+    the codes of encoding them all at once (nulls -1), first appearance first."""
+    arrays = [
+        pa.array(values, pa.string() if narrow else pa.large_string()) for values, narrow in parts
+    ]
+    codes, dictionary = ident_mod._encode_together(arrays)
+    together = [v for values, _ in parts for v in values]
+    expected_dict = list(dict.fromkeys(v for v in together if v is not None))
+    assert dictionary.type == pa.large_string()
+    assert dictionary.to_pylist() == expected_dict
+    flat = np.concatenate([np.empty(0, np.int32), *codes]).tolist()
+    assert flat == [-1 if v is None else expected_dict.index(v) for v in together]
+    assert [c.size for c in codes] == [len(values) for values, _ in parts]
+
+
 @PROPERTY_SETTINGS
 @given(worlds())
 def test_feeding_the_map_back_is_idempotent(world: dict[str, object]) -> None:
