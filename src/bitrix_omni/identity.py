@@ -1415,17 +1415,15 @@ def _static_columns(
     component_size: np.ndarray,
     bits: np.ndarray,
     is_anchor: np.ndarray,
-    ev_rows: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None,
-    ident: _Identifiers,
+    ev_rows: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, _Identifiers] | None,
     status: np.ndarray,
     n_d: int,
     d_sorted: pa.LargeStringArray,
     ev_dict: pa.LargeStringArray,
     ev_rank: np.ndarray,
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """Columns of identity_map and evidence (``None`` without ``ev_rows``) that do not
-    depend on the uuids."""
-    m = ident.count
+    """Columns of identity_map and evidence (``None`` without ``ev_rows``: the evidence
+    rows and the identifiers) that do not depend on the uuids."""
     map_cols = {
         "record_key": keys_sorted,
         "source_table": _permuted(rec.text("source_table"), order),
@@ -1436,7 +1434,8 @@ def _static_columns(
     }
     if ev_rows is None:
         return map_cols, None
-    ev_pos, ev_kind, ev_sec, ev_e = ev_rows
+    ev_pos, ev_kind, ev_sec, ev_e, ident = ev_rows
+    m = ident.count
     is_ident_row = ev_kind != _EDGE_LINK
     link_row = ~is_ident_row
     ev_status = np.full(ev_pos.size, _ST_USED, dtype=np.int64)
@@ -1605,29 +1604,25 @@ def resolve_identities(
     if rec_keys.null_count:
         raise ValueError(f"records.record_key has {rec_keys.null_count} null value(s)")
 
-    # Independent parts run at once: the key encoding and the record sort (GIL-free Arrow
-    # kernels) on worker threads, the identifier hashing (a Python loop) on this one.
-    with _workers(2) as pool:
-        order_job = pool.submit(_check_unique_keys, rec_keys, "records.record_key")
-        keys_job = pool.submit(
-            _encode_keys,
-            rec_keys,
-            [
-                ids.text("record_key"),
-                lnk.text("record_key"),
-                lnk.text("other_record_key"),
-                prv.text("record_key"),
-            ],
-            prv.strings("customer_uuid"),
-        )
-        ident = _prepare_identifiers(ids, cfg.blocklist)
-        (ev_id_codes, ev_ln_codes), ev_dict = _encode_together(
-            [ident.evidence, lnk.text("evidence")]
-        )
-        watch.lap("identifiers")
-        order = order_job.result()
-        keys = keys_job.result()
-        watch.lap("keys_wait")
+    # One after the other, each on all cores, with freed memory handed back in between:
+    # the record-key join (DuckDB) and the identifier encoding are the two largest working
+    # sets of the step; at once, their sum would be its peak.
+    order = _check_unique_keys(rec_keys, "records.record_key")
+    keys = _encode_keys(
+        rec_keys,
+        [
+            ids.text("record_key"),
+            lnk.text("record_key"),
+            lnk.text("other_record_key"),
+            prv.text("record_key"),
+        ],
+        prv.strings("customer_uuid"),
+    )
+    watch.lap("keys")
+    memory.release_unused()
+    ident = _prepare_identifiers(ids, cfg.blocklist)
+    (ev_id_codes, ev_ln_codes), ev_dict = _encode_together([ident.evidence, lnk.text("evidence")])
+    watch.lap("identifiers")
     memory.release_unused()
     m = ident.count
     id_codes, a_codes, b_codes, prev_codes = keys.codes
@@ -1651,6 +1646,7 @@ def resolve_identities(
     n_ev = len(ev_dict) + 1
     ev_rank = np.append(_sorted_rank(ev_dict), n_ev - 1)
     ev_id, ev_ln = ev_rank[ev_id_codes], ev_rank[ev_ln_codes]
+    del ev_id_codes, ev_ln_codes
 
     # ---- identifier rows ---------------------------------------------------------------
     id_pos = to_pos(id_codes)
@@ -1727,6 +1723,25 @@ def resolve_identities(
         groups, n_groups, fi_pos, fi_h, ident.blocked, int(cfg.max_customers_per_identifier)
     )
     status, ident_records = guard.status, guard.records
+    # guarded: by reason, then the most shared first, then hash (= identifier number).
+    g = np.nonzero((status != _ST_USED) & guard.present)[0]
+    guarded = _guarded_frame(
+        ident.kind[g],
+        ident.digests[g],
+        ident.masks(g),
+        status[g],
+        guard.distinct_groups[g],
+        ident_records[g],
+    )
+    identifier_figures = {
+        "identifiers_used": int(np.count_nonzero((status == _ST_USED) & guard.present)),
+        "identifiers_blocklisted": int(np.count_nonzero(status == _ST_BLOCKLISTED)),
+        "identifiers_over_shared": int(np.count_nonzero(status == _ST_OVER_SHARED)),
+    }
+    kind = ident.kind
+    del g, guard
+    if not with_evidence:  # only evidence needs the digests, masks and row numbers
+        del ident
     watch.lap("guards")
 
     # ---- customers: link-groups joined by used identifiers shared by 2+ records ------
@@ -1740,7 +1755,7 @@ def resolve_identities(
     bits = np.zeros(n, dtype=np.int64)
     bits[la] |= _BIT_LINK
     bits[lb] |= _BIT_LINK
-    np.bitwise_or.at(bits, e_pos, np.where(ident.kind[e_h] == 0, _BIT_EMAIL, _BIT_PHONE))
+    np.bitwise_or.at(bits, e_pos, np.where(kind[e_h] == 0, _BIT_EMAIL, _BIT_PHONE))
     del e_pos, e_h, la, lb
     age = _AgeKeys(
         _permuted_np(_timestamp_keys(rec.column("first_seen_at")), None if presorted else order)
@@ -1759,8 +1774,7 @@ def resolve_identities(
             sizes[comp],
             bits,
             anchor_pos[comp] == np.arange(n),
-            (ev_pos, ev_kind, ev_sec, ev_e) if with_evidence else None,
-            ident,
+            (ev_pos, ev_kind, ev_sec, ev_e, ident) if with_evidence else None,
             status,
             n_d,
             d_sorted,
@@ -1794,16 +1808,6 @@ def resolve_identities(
     del map_cols, ev_cols
     watch.lap("outputs")
 
-    # guarded: by reason, then the most shared first, then hash (= identifier number).
-    g = np.nonzero((status != _ST_USED) & guard.present)[0]
-    guarded = _guarded_frame(
-        ident.kind[g],
-        ident.digests[g],
-        ident.masks(g),
-        status[g],
-        guard.distinct_groups[g],
-        ident_records[g],
-    )
     largest = int(sizes.max()) if n_comp else 0
     figures: dict[str, int | float] = {
         "records": n,
@@ -1811,9 +1815,7 @@ def resolve_identities(
         "singletons": int(np.count_nonzero(sizes == 1)),
         "largest_customer_records": largest,
         "largest_customer_share": largest / n if n else 0.0,
-        "identifiers_used": int(np.count_nonzero((status == _ST_USED) & guard.present)),
-        "identifiers_blocklisted": int(np.count_nonzero(status == _ST_BLOCKLISTED)),
-        "identifiers_over_shared": int(np.count_nonzero(status == _ST_OVER_SHARED)),
+        **identifier_figures,
         "dangling_links": dangling_links,
         "dangling_identifier_rows": dangling_identifier_rows,
         "merges": int((ledger["event"] == "merge").sum()),
