@@ -32,6 +32,9 @@ VARIANTS = {"upper": "bitrix_upper", "lower": "bitrix_lower"}  # variant -> sour
 # Columns written with the wall-clock time of the run differ between any two builds: these,
 # and any column whose values are all timestamps of today (the demo data is of 2024).
 RUN_TIME_COLUMNS = {"resolved_at", "matched_at"}
+# Columns whose values are engine-specific by design (a row hash: DuckDB hash() vs PostgreSQL
+# hashtextextended()); their names are compared, their values are not.
+ENGINE_SPECIFIC_COLUMNS = {"_source_row_hash"}
 
 # (staging model, raw table, key column): staging keeps one row per distinct parseable key
 STAGING_KEYS = [
@@ -291,7 +294,8 @@ def _normalized_rows(columns: list[str], rows: list[tuple]) -> list[tuple]:
     keep = [
         i
         for i, name in enumerate(columns)
-        if name not in RUN_TIME_COLUMNS and not _is_run_time([row[i] for row in rows])
+        if name not in RUN_TIME_COLUMNS | ENGINE_SPECIFIC_COLUMNS
+        and not _is_run_time([row[i] for row in rows])
     ]
     normalized = [tuple(_normalize(row[i]) for i in keep) for row in rows]
     return sorted(normalized, key=lambda row: tuple((v is None, str(v)) for v in row))

@@ -1,7 +1,18 @@
+{#- Raw table and key (staged column: its expression below), read by the source CTE,
+    unique_key and the pre-hook that deletes keys gone from the source. -#}
+{%- set raw_table = {
+    'name': 'b_crm_act',
+    'key': {'activity_id': "bx_int('id')"},
+} -%}
+{{ config(
+    unique_key=raw_table['key'].keys() | list,
+    meta={'bitrix_raw_table': raw_table},
+) }}
+
 with
 
 source as (
-    select * from {{ bitrix_source('b_crm_act') }}
+    select * from {{ bitrix_staging_source(raw_table) }}
 ),
 
 renamed as (
@@ -29,7 +40,9 @@ renamed as (
         {{ bx_timestamp('created') }} as created_at,
         {{ bx_timestamp('last_updated') }} as updated_at,
         {{ bx_timestamp('start_time') }} as started_at,
-        {{ bx_timestamp('end_time') }} as ended_at
+        {{ bx_timestamp('end_time') }} as ended_at,
+        ---------- technical
+        _source_row_hash
     from source
 ),
 

@@ -1,7 +1,18 @@
+{#- Raw table and key (staged column: its expression below), read by the source CTE,
+    unique_key and the pre-hook that deletes keys gone from the source. -#}
+{%- set raw_table = {
+    'name': 'b_crm_field_multi',
+    'key': {'communication_id': "bx_int('id')"},
+} -%}
+{{ config(
+    unique_key=raw_table['key'].keys() | list,
+    meta={'bitrix_raw_table': raw_table},
+) }}
+
 with
 
 source as (
-    select * from {{ bitrix_source('b_crm_field_multi') }}
+    select * from {{ bitrix_staging_source(raw_table) }}
 ),
 
 renamed as (
@@ -14,7 +25,9 @@ renamed as (
         {{ bx_code('type_id') }} as communication_type,
         {{ bx_code('value_type') }} as value_type,
         {{ bx_code('complex_id') }} as complex_id,
-        {{ bx_text('value') }} as value_raw
+        {{ bx_text('value') }} as value_raw,
+        ---------- technical
+        _source_row_hash
     from source
 ),
 

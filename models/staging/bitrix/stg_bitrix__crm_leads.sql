@@ -1,7 +1,18 @@
+{#- Raw table and key (staged column: its expression below), read by the source CTE,
+    unique_key and the pre-hook that deletes keys gone from the source. -#}
+{%- set raw_table = {
+    'name': 'b_crm_lead',
+    'key': {'lead_id': "bx_int('id')"},
+} -%}
+{{ config(
+    unique_key=raw_table['key'].keys() | list,
+    meta={'bitrix_raw_table': raw_table},
+) }}
+
 with
 
 source as (
-    select * from {{ bitrix_source('b_crm_lead') }}
+    select * from {{ bitrix_staging_source(raw_table) }}
 ),
 
 renamed as (
@@ -32,7 +43,9 @@ renamed as (
         ---------- timestamps
         {{ bx_timestamp('date_create') }} as created_at,
         {{ bx_timestamp('date_modify') }} as updated_at,
-        {{ bx_timestamp('date_closed') }} as closed_at
+        {{ bx_timestamp('date_closed') }} as closed_at,
+        ---------- technical
+        _source_row_hash
     from source
 ),
 

@@ -1,7 +1,18 @@
+{#- Raw table and key (staged column: its expression below), read by the source CTE,
+    unique_key and the pre-hook that deletes keys gone from the source. -#}
+{%- set raw_table = {
+    'name': 'b_crm_status',
+    'key': {'status_row_id': "bx_int('id')"},
+} -%}
+{{ config(
+    unique_key=raw_table['key'].keys() | list,
+    meta={'bitrix_raw_table': raw_table},
+) }}
+
 with
 
 source as (
-    select * from {{ bitrix_source('b_crm_status') }}
+    select * from {{ bitrix_staging_source(raw_table) }}
 ),
 
 renamed as (
@@ -17,7 +28,9 @@ renamed as (
         ---------- numerics
         {{ bx_int('sort') }} as sort_order,
         ---------- booleans
-        coalesce({{ bx_flag('system') }}, false) as is_system
+        coalesce({{ bx_flag('system') }}, false) as is_system,
+        ---------- technical
+        _source_row_hash
     from source
 ),
 

@@ -1,7 +1,18 @@
+{#- Raw table and key (staged column: its expression below), read by the source CTE,
+    unique_key and the pre-hook that deletes keys gone from the source. -#}
+{%- set raw_table = {
+    'name': 'bl_email_events',
+    'key': {'email_event_id': "bx_int('id')"},
+} -%}
+{{ config(
+    unique_key=raw_table['key'].keys() | list,
+    meta={'bitrix_raw_table': raw_table},
+) }}
+
 with
 
 source as (
-    select * from {{ bitrix_source('bl_email_events') }}
+    select * from {{ bitrix_staging_source(raw_table) }}
 ),
 
 renamed as (
@@ -16,7 +27,9 @@ renamed as (
         {{ bx_text('url') }} as url,
         ---------- timestamps
         -- written by our webhook receiver, already UTC
-        {{ bx_utc_timestamp('event_time') }} as occurred_at
+        {{ bx_utc_timestamp('event_time') }} as occurred_at,
+        ---------- technical
+        _source_row_hash
     from source
 ),
 

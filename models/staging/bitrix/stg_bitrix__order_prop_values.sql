@@ -1,7 +1,18 @@
+{#- Raw table and key (staged column: its expression below), read by the source CTE,
+    unique_key and the pre-hook that deletes keys gone from the source. -#}
+{%- set raw_table = {
+    'name': 'b_sale_order_props_value',
+    'key': {'order_prop_value_id': "bx_int('id')"},
+} -%}
+{{ config(
+    unique_key=raw_table['key'].keys() | list,
+    meta={'bitrix_raw_table': raw_table},
+) }}
+
 with
 
 source as (
-    select * from {{ bitrix_source('b_sale_order_props_value') }}
+    select * from {{ bitrix_staging_source(raw_table) }}
 ),
 
 renamed as (
@@ -13,7 +24,9 @@ renamed as (
         ---------- strings
         {{ bx_code('code') }} as prop_code,
         {{ bx_text('name') }} as prop_name,
-        {{ bx_text('value') }} as prop_value
+        {{ bx_text('value') }} as prop_value,
+        ---------- technical
+        _source_row_hash
     from source
 ),
 

@@ -1,7 +1,18 @@
+{#- Raw table and key (staged column: its expression below), read by the source CTE,
+    unique_key and the pre-hook that deletes keys gone from the source. -#}
+{%- set raw_table = {
+    'name': 'b_sale_order_props',
+    'key': {'order_prop_id': "bx_int('id')"},
+} -%}
+{{ config(
+    unique_key=raw_table['key'].keys() | list,
+    meta={'bitrix_raw_table': raw_table},
+) }}
+
 with
 
 source as (
-    select * from {{ bitrix_source('b_sale_order_props') }}
+    select * from {{ bitrix_staging_source(raw_table) }}
 ),
 
 renamed as (
@@ -17,7 +28,9 @@ renamed as (
         {{ bx_flag('active') }} as is_active,
         coalesce({{ bx_flag('is_email') }}, false) as is_email,
         coalesce({{ bx_flag('is_phone') }}, false) as is_phone,
-        coalesce({{ bx_flag('is_payer') }}, false) as is_payer_name
+        coalesce({{ bx_flag('is_payer') }}, false) as is_payer_name,
+        ---------- technical
+        _source_row_hash
     from source
 ),
 

@@ -1,7 +1,18 @@
+{#- Raw table and key (staged column: its expression below), read by the source CTE,
+    unique_key and the pre-hook that deletes keys gone from the source. -#}
+{%- set raw_table = {
+    'name': 'b_sale_order',
+    'key': {'order_id': "bx_int('id')"},
+} -%}
+{{ config(
+    unique_key=raw_table['key'].keys() | list,
+    meta={'bitrix_raw_table': raw_table},
+) }}
+
 with
 
 source as (
-    select * from {{ bitrix_source('b_sale_order') }}
+    select * from {{ bitrix_staging_source(raw_table) }}
 ),
 
 renamed as (
@@ -36,7 +47,9 @@ renamed as (
         {{ bx_timestamp('date_update') }} as updated_at,
         {{ bx_timestamp('date_status') }} as status_changed_at,
         {{ bx_timestamp('date_payed') }} as paid_at,
-        {{ bx_timestamp('date_canceled') }} as canceled_at
+        {{ bx_timestamp('date_canceled') }} as canceled_at,
+        ---------- technical
+        _source_row_hash
     from source
 ),
 

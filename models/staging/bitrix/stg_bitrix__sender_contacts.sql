@@ -1,7 +1,18 @@
+{#- Raw table and key (staged column: its expression below), read by the source CTE,
+    unique_key and the pre-hook that deletes keys gone from the source. -#}
+{%- set raw_table = {
+    'name': 'b_sender_contact',
+    'key': {'sender_contact_id': "bx_int('id')"},
+} -%}
+{{ config(
+    unique_key=raw_table['key'].keys() | list,
+    meta={'bitrix_raw_table': raw_table},
+) }}
+
 with
 
 source as (
-    select * from {{ bitrix_source('b_sender_contact') }}
+    select * from {{ bitrix_staging_source(raw_table) }}
 ),
 
 renamed as (
@@ -21,7 +32,9 @@ renamed as (
         coalesce({{ bx_flag('is_unsub') }}, false) as is_unsubscribed,
         ---------- timestamps
         {{ bx_timestamp('date_insert') }} as created_at,
-        {{ bx_timestamp('date_update') }} as updated_at
+        {{ bx_timestamp('date_update') }} as updated_at,
+        ---------- technical
+        _source_row_hash
     from source
 ),
 

@@ -1,7 +1,18 @@
+{#- Raw table and key (staged column: its expression below), read by the source CTE,
+    unique_key and the pre-hook that deletes keys gone from the source. -#}
+{%- set raw_table = {
+    'name': 'b_sender_posting_read',
+    'key': {'read_id': "bx_int('id')"},
+} -%}
+{{ config(
+    unique_key=raw_table['key'].keys() | list,
+    meta={'bitrix_raw_table': raw_table},
+) }}
+
 with
 
 source as (
-    select * from {{ bitrix_source('b_sender_posting_read') }}
+    select * from {{ bitrix_staging_source(raw_table) }}
 ),
 
 renamed as (
@@ -11,7 +22,9 @@ renamed as (
         {{ bx_ref('posting_id') }} as posting_id,
         {{ bx_ref('recipient_id') }} as recipient_id,
         ---------- timestamps
-        {{ bx_timestamp('date_insert') }} as read_at
+        {{ bx_timestamp('date_insert') }} as read_at,
+        ---------- technical
+        _source_row_hash
     from source
 ),
 

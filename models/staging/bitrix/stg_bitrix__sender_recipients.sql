@@ -1,7 +1,18 @@
+{#- Raw table and key (staged column: its expression below), read by the source CTE,
+    unique_key and the pre-hook that deletes keys gone from the source. -#}
+{%- set raw_table = {
+    'name': 'b_sender_posting_recipient',
+    'key': {'recipient_id': "bx_int('id')"},
+} -%}
+{{ config(
+    unique_key=raw_table['key'].keys() | list,
+    meta={'bitrix_raw_table': raw_table},
+) }}
+
 with
 
 source as (
-    select * from {{ bitrix_source('b_sender_posting_recipient') }}
+    select * from {{ bitrix_staging_source(raw_table) }}
 ),
 
 renamed as (
@@ -20,7 +31,9 @@ renamed as (
         coalesce({{ bx_flag('is_click') }}, false) as has_clicked,
         coalesce({{ bx_flag('is_unsub') }}, false) as is_unsubscribed,
         ---------- timestamps
-        {{ bx_timestamp('date_sent') }} as sent_at
+        {{ bx_timestamp('date_sent') }} as sent_at,
+        ---------- technical
+        _source_row_hash
     from source
 ),
 

@@ -1,7 +1,18 @@
+{#- Raw table and key (staged column: its expression below), read by the source CTE,
+    unique_key and the pre-hook that deletes keys gone from the source. -#}
+{%- set raw_table = {
+    'name': 'b_user',
+    'key': {'user_id': "bx_int('id')"},
+} -%}
+{{ config(
+    unique_key=raw_table['key'].keys() | list,
+    meta={'bitrix_raw_table': raw_table},
+) }}
+
 with
 
 source as (
-    select * from {{ bitrix_source('b_user') }}
+    select * from {{ bitrix_staging_source(raw_table) }}
 ),
 
 renamed as (
@@ -36,7 +47,9 @@ renamed as (
         {{ bx_timestamp('date_register') }} as registered_at,
         {{ bx_timestamp('last_login') }} as last_login_at,
         {{ bx_timestamp('last_activity_date') }} as last_activity_at,
-        {{ bx_timestamp('timestamp_x') }} as updated_at
+        {{ bx_timestamp('timestamp_x') }} as updated_at,
+        ---------- technical
+        _source_row_hash
     from source
 ),
 

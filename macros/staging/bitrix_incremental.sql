@@ -1,0 +1,181 @@
+{#-
+    Incremental staging on full-dump exports.
+
+    A Bitrix export is a full dump of each table, and several tables have no change time
+    (b_sale_order_props_value, b_uts_user, b_crm_field_multi ...), so new and changed rows
+    are found by content: every staged row keeps `_source_row_hash`, a hash of the whole raw
+    row it came from. An incremental run re-stages only the keys for which some raw row has
+    no staged row with the same key and hash, with *all* raw rows of such a key (so replica
+    de-duplication sees the same rows as a full build); keys that have no raw row any more
+    are deleted by the pre-hook `bitrix_delete_missing_keys`. The result equals a full
+    build: an unchanged key has every raw row identical to the row that won.
+
+    A staging model declares its raw table and key once, at the top:
+
+        {%- set raw_table = {
+            'name': 'b_sale_order',
+            'key': {'order_id': "bx_int('id')"},
+        } -%}
+        {{ config(unique_key=raw_table['key'].keys() | list, meta={'bitrix_raw_table': raw_table}) }}
+
+    `key` maps each staged key column to the cleaning-macro call that makes it from the raw
+    row (exactly the expression of that column in the model); optional `extra_columns` are
+    passed to bitrix_source. The source CTE reads `bitrix_staging_source(raw_table)`; the
+    pre-hook (dbt_project.yml, all staging models) reads the same dict from the model's meta.
+-#}
+
+
+{#- A hash of a whole raw row (the text columns as bitrix_source reads them): NULL-safe and
+    position-sensitive. The values are engine-specific; compare them within one database. -#}
+{% macro bx_row_hash(columns) %}
+    {{- return(adapter.dispatch('bx_row_hash', 'bitrix_omni')(columns)) -}}
+{% endmacro %}
+
+{% macro default__bx_row_hash(columns) %}
+    hashtextextended(cast(row({{ bitrix_omni.bitrix_quoted_csv(columns) }}) as text), 0)
+{%- endmacro %}
+
+{% macro duckdb__bx_row_hash(columns) %}
+    hash({{ bitrix_omni.bitrix_quoted_csv(columns) }})
+{%- endmacro %}
+
+
+{#- Column names quoted and comma-separated. -#}
+{% macro bitrix_quoted_csv(columns, prefix='') %}
+    {%- set quoted = [] -%}
+    {%- for column_name in columns -%}
+        {%- do quoted.append(prefix ~ adapter.quote(column_name)) -%}
+    {%- endfor -%}
+    {{- return(quoted | join(', ')) -}}
+{% endmacro %}
+
+
+{#- The raw key expressions of a staging model: {staged column: rendered SQL}, in order. -#}
+{% macro bitrix_raw_key_sql(raw_table) %}
+    {%- set key_sql = {} -%}
+    {%- for column_name, expression in raw_table['key'].items() -%}
+        {%- do key_sql.update({column_name: render('{{ ' ~ expression ~ ' }}') | trim}) -%}
+    {%- endfor -%}
+    {%- if key_sql | length == 0 -%}
+        {{ exceptions.raise_compiler_error("raw table " ~ raw_table['name'] ~ " declares no key") }}
+    {%- endif -%}
+    {{ return(key_sql) }}
+{% endmacro %}
+
+
+{#-
+    The relation of a staging model's `source` CTE: the raw table as bitrix_source reads it,
+    plus `_source_row_hash`. In an incremental run only the rows of changed keys (see above);
+    rows without a key are skipped there (staging drops them anyway).
+-#}
+{% macro bitrix_staging_source(raw_table) %}
+    {%- set extra_columns = raw_table.get('extra_columns', []) -%}
+    {%- set relation = bitrix_omni.bitrix_source(raw_table['name'], extra_columns) -%}
+    {%- if not execute -%}
+        {{ return(relation) }}
+    {%- endif -%}
+    {%- set columns = bitrix_omni.bitrix_source_columns(raw_table['name'], extra_columns)
+        | map('lower') | list -%}
+    {%- set row_hash = bitrix_omni.bx_row_hash(columns) -%}
+
+    {%- if not (is_incremental() and bitrix_omni.bitrix_has_row_hash(this)) -%}
+        {%- set body -%}
+    (
+        select
+            *,
+            {{ row_hash }} as _source_row_hash
+        from {{ relation }}
+    ) as source_{{ raw_table['name'] }}
+        {%- endset -%}
+        {{ return(body) }}
+    {%- endif -%}
+
+    {%- set key_sql = bitrix_omni.bitrix_raw_key_sql(raw_table) -%}
+    {%- set body -%}
+    (
+        with
+
+        hashed as (
+            select
+                {{ bitrix_omni.bitrix_quoted_csv(columns) }},
+                {%- for expression in key_sql.values() %}
+                {{ expression }} as _source_key_{{ loop.index }},
+                {%- endfor %}
+                {{ row_hash }} as _source_row_hash
+            from {{ relation }}
+        ),
+
+        -- keys with a raw row that is not the staged row of that key
+        changed_keys as (
+            select distinct
+                {%- for _ in key_sql %}
+                _source_key_{{ loop.index }}{{ "," if not loop.last }}
+                {%- endfor %}
+            from hashed
+            where
+                {%- for _ in key_sql %}
+                _source_key_{{ loop.index }} is not null and
+                {%- endfor %}
+                not exists (
+                    select 1
+                    from {{ this }} as staged
+                    where
+                        {%- for column_name in key_sql %}
+                        staged.{{ adapter.quote(column_name) }} = hashed._source_key_{{ loop.index }} and
+                        {%- endfor %}
+                        staged._source_row_hash = hashed._source_row_hash
+                )
+        )
+
+        select
+            {{ bitrix_omni.bitrix_quoted_csv(columns, 'hashed.') }},
+            hashed._source_row_hash
+        from hashed
+        where exists (
+            select 1
+            from changed_keys
+            where
+                {%- for _ in key_sql %}
+                changed_keys._source_key_{{ loop.index }} = hashed._source_key_{{ loop.index }}
+                {{- " and" if not loop.last }}
+                {%- endfor %}
+        )
+    ) as changed_{{ raw_table['name'] }}
+    {%- endset -%}
+    {{ return(body) }}
+{% endmacro %}
+
+
+{#- Whether the stored table has the row hash: a table built before incremental staging
+    lacks it; that run then selects every row and `on_schema_change: fail` asks for
+    `--full-refresh`. -#}
+{% macro bitrix_has_row_hash(relation) %}
+    {%- set names = adapter.get_columns_in_relation(relation) | map(attribute='name')
+        | map('lower') | list -%}
+    {{ return('_source_row_hash' in names) }}
+{% endmacro %}
+
+
+{#-
+    Pre-hook of the staging models (dbt_project.yml): in an incremental run, delete the
+    staged rows whose key has no raw row any more (hard deletes in the source show up in a
+    full dump only as missing keys). Reads the model's meta `bitrix_raw_table`; a model
+    without it, and any run that is not incremental, gets no statement.
+-#}
+{% macro bitrix_delete_missing_keys() %}
+    {%- set raw_table = config.meta_get('bitrix_raw_table') -%}
+    {%- if not execute or not raw_table or not is_incremental() -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set key_sql = bitrix_omni.bitrix_raw_key_sql(raw_table) -%}
+    delete from {{ this }} as staged
+    where not exists (
+        select 1
+        from {{ bitrix_omni.bitrix_source(raw_table['name'], raw_table.get('extra_columns', [])) }}
+        where
+            {%- for column_name, expression in key_sql.items() %}
+            {{ expression }} = staged.{{ adapter.quote(column_name) }}
+            {{- " and" if not loop.last }}
+            {%- endfor %}
+    )
+{% endmacro %}

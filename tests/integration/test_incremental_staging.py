@@ -1,0 +1,246 @@
+"""Incremental staging on full-dump exports: a run on a changed export re-stages only the
+keys whose raw rows changed (by `_source_row_hash`) and deletes keys gone from the export,
+and gives exactly the tables of a full build of that export."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+from dbt_runner import DbtRun, run_dbt
+
+from bitrix_omni.exports import export_until
+from bitrix_omni.generate import generate
+
+pytestmark = pytest.mark.integration
+
+CUTOFF = "2024-10-01 00:00:00"
+STAGING = ["run", "--select", "path:models/staging"]
+
+
+def staging_tables(run: DbtRun) -> list[str]:
+    return [
+        row[0]
+        for row in run.query(
+            "select table_name from information_schema.tables"
+            " where table_schema = 'main_staging' order by 1"
+        )
+    ]
+
+
+def rows(run: DbtRun, table: str) -> list[tuple]:
+    return run.query(f"select * from main_staging.{table} order by all")
+
+
+def read_table(data_dir: Path, table: str) -> tuple[list[str], list[list[str]]]:
+    with (data_dir / f"{table}.csv").open(newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        header = next(reader)
+        return header, list(reader)
+
+
+def write_table(data_dir: Path, table: str, header: list[str], body: list[list[str]]) -> None:
+    with (data_dir / f"{table}.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(body)
+
+
+def mutate(data_dir: Path, table: str, change) -> str:
+    """Apply `change(header, body)` to one table's CSV; returns what change returns."""
+    header, body = read_table(data_dir, table)
+    result = change(header, body)
+    write_table(data_dir, table, header, body)
+    return result
+
+
+def edit_first(column: str, value: str):
+    """Edit one column of the first row (no change-time column touched); returns its key."""
+
+    def change(header: list[str], body: list[list[str]]) -> str:
+        body[0][header.index(column)] = value
+        return body[0][0]
+
+    return change
+
+
+def delete_first(header: list[str], body: list[list[str]]) -> str:
+    return body.pop(0)[0]
+
+
+def newer_duplicate(header: list[str], body: list[list[str]]) -> str:
+    """A second replica row of the first order: newer DATE_UPDATE, another status."""
+    duplicate = list(body[0])
+    duplicate[header.index("DATE_UPDATE")] = "2099-01-01 00:00:00"
+    duplicate[header.index("STATUS_ID")] = "X"
+    body.append(duplicate)
+    return duplicate[0]
+
+
+def older_duplicate(header: list[str], body: list[list[str]]) -> str:
+    """A stale replica row of an old order: older DATE_UPDATE, it must not win. Its key
+    changed (a new raw row), so the key's unchanged row is re-read with it and wins."""
+    inserted = header.index("DATE_INSERT")
+    duplicate = list(next(row for row in body[1:] if "" < row[inserted] < CUTOFF))
+    duplicate[header.index("DATE_UPDATE")] = "2000-01-01 00:00:00"
+    duplicate[header.index("STATUS_ID")] = "Y"
+    body.append(duplicate)
+    return duplicate[0]
+
+
+def unparsable_key(header: list[str], body: list[list[str]]) -> str:
+    key = body[0][0]
+    body[0][0] = f"x{key}"
+    return key
+
+
+def whitespace_in_key(header: list[str], body: list[list[str]]) -> str:
+    """Same key, different raw text: the row is re-staged, with the same values."""
+    body[0][0] = f" {body[0][0]} "
+    return body[0][0].strip()
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory) -> dict:
+    base = tmp_path_factory.mktemp("exports")
+    full = base / "full"
+    generate(full, 400, seed=11)
+    early = base / "early"
+    export_until(full, early, CUTOFF)
+    final = base / "final"
+    shutil.copytree(full, final)
+    changes = {
+        "deleted_order": mutate(final, "b_sale_order", delete_first),
+        # the next order gets a newer replica duplicate
+        "duplicated_order": mutate(final, "b_sale_order", newer_duplicate),
+        "stale_duplicate_order": mutate(final, "b_sale_order", older_duplicate),
+        "edited_prop_value": mutate(
+            final, "b_sale_order_props_value", edit_first("VALUE", "edited in place")
+        ),
+        "edited_user_field": mutate(final, "b_uts_user", edit_first("UF_UTM_SOURCE", "edited")),
+        "deleted_communication": mutate(final, "b_crm_field_multi", delete_first),
+        "unparsable_user": mutate(final, "b_user", unparsable_key),
+        "respaced_fuser": mutate(final, "b_sale_fuser", whitespace_in_key),
+        "edited_utm": mutate(final, "b_crm_utm", edit_first("VALUE", "edited_utm")),
+    }
+    return {"early": early, "final": final, "changes": changes}
+
+
+@pytest.fixture(scope="module")
+def runs(exports, tmp_path_factory) -> dict[str, DbtRun]:
+    incremental_dir = tmp_path_factory.mktemp("incremental")
+    first = run_dbt(STAGING, exports["early"], incremental_dir)
+    assert first.returncode == 0, first.output[-4000:]
+    keys_before = {
+        "order": set(first.query("select order_id from main_staging.stg_bitrix__orders")),
+        "user": set(first.query("select user_id from main_staging.stg_bitrix__users")),
+        "communication": set(
+            first.query("select communication_id from main_staging.stg_bitrix__crm_communications")
+        ),
+    }
+    second = run_dbt(STAGING, exports["final"], incremental_dir)
+    assert second.returncode == 0, second.output[-4000:]
+    # a copy to query: the incremental file is built on again below
+    snapshot = incremental_dir / "after_second_run.duckdb"
+    shutil.copy(second.database, snapshot)
+    second = DbtRun(snapshot, second.returncode, second.output)
+    compiled = (
+        incremental_dir / "target/compiled/bitrix_omni/models/staging/bitrix/stg_bitrix__orders.sql"
+    ).read_text()
+
+    reference_dir = tmp_path_factory.mktemp("reference")
+    reference = run_dbt(STAGING, exports["final"], reference_dir)
+    assert reference.returncode == 0, reference.output[-4000:]
+    return {
+        "incremental_dir": incremental_dir,
+        "keys_before": keys_before,
+        "second": second,
+        "second_compiled": compiled,
+        "reference": reference,
+    }
+
+
+def test_the_changes_hit_rows_staged_by_the_first_run(exports, runs):
+    changes, before = exports["changes"], runs["keys_before"]
+    assert (int(changes["deleted_order"]),) in before["order"]
+    assert (int(changes["duplicated_order"]),) in before["order"]
+    assert (int(changes["unparsable_user"]),) in before["user"]
+    assert (int(changes["stale_duplicate_order"]),) in before["order"]
+    assert (int(changes["deleted_communication"]),) in before["communication"]
+
+
+def test_incremental_run_equals_a_full_build(runs):
+    second, reference = runs["second"], runs["reference"]
+    tables = staging_tables(reference)
+    assert len(tables) == 22
+    assert staging_tables(second) == tables
+    for table in tables:
+        assert rows(second, table) == rows(reference, table), table
+
+
+def test_changes_are_applied(exports, runs):
+    second, changes = runs["second"], exports["changes"]
+    status = second.query(
+        "select status_id from main_staging.stg_bitrix__orders"
+        f" where order_id = {int(changes['duplicated_order'])}"
+    )
+    assert status == [("X",)]
+    stale = second.query(
+        "select status_id from main_staging.stg_bitrix__orders"
+        f" where order_id = {int(changes['stale_duplicate_order'])}"
+    )
+    assert stale != [("Y",)]
+    for sql in (
+        f"from main_staging.stg_bitrix__orders where order_id = {changes['deleted_order']}",
+        f"from main_staging.stg_bitrix__users where user_id = {changes['unparsable_user']}",
+        "from main_staging.stg_bitrix__crm_communications"
+        f" where communication_id = {changes['deleted_communication']}",
+    ):
+        assert second.scalar(f"select count(*) {sql}") == 0, sql
+    assert second.scalar(
+        "select count(*) from main_staging.stg_bitrix__order_prop_values"
+        " where prop_value = 'edited in place'"
+    )
+    assert second.scalar(
+        "select count(*) from main_staging.stg_bitrix__user_fields where utm_source = 'edited'"
+    )
+
+
+def test_the_second_run_was_incremental(exports, runs):
+    """The model selected only changed keys, and rows of unchanged keys were not rewritten."""
+    assert "changed_keys" in runs["second_compiled"]
+    assert "not exists" in runs["second_compiled"]
+
+    incremental_dir, final = runs["incremental_dir"], exports["final"]
+    # a stored row of an unchanged key, altered behind dbt's back, stays as it is: an
+    # incremental run does not rebuild it (its raw row's hash still matches)
+    with_marker = _set_marker(incremental_dir / "warehouse.duckdb")
+    again = run_dbt(STAGING, final, incremental_dir)
+    assert again.returncode == 0, again.output[-4000:]
+    marked = again.query(
+        f"select cancel_reason from main_staging.stg_bitrix__orders where order_id = {with_marker}"
+    )
+    assert marked == [("marker",)]
+
+    # --full-refresh rebuilds everything: the marker is gone, every table equals a full build
+    refreshed = run_dbt([*STAGING, "--full-refresh"], final, incremental_dir)
+    assert refreshed.returncode == 0, refreshed.output[-4000:]
+    reference = runs["reference"]
+    for table in staging_tables(reference):
+        assert rows(refreshed, table) == rows(reference, table), table
+
+
+def _set_marker(database: Path) -> int:
+    with duckdb.connect(str(database)) as connection:
+        order_id = connection.execute(
+            "select max(order_id) from main_staging.stg_bitrix__orders"
+        ).fetchone()[0]
+        connection.execute(
+            "update main_staging.stg_bitrix__orders set cancel_reason = 'marker'"
+            " where order_id = ?",
+            [order_id],
+        )
+    return order_id

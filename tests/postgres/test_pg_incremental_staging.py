@@ -1,0 +1,156 @@
+"""Staging configured `incremental` on PostgreSQL (the project's default there is a view):
+the same SQL runs, an incremental run after source changes equals the views on those changes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg2
+from loader import load_csv_dir
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+DEMO_DIR = PROJECT_DIR / "data" / "demo"
+DATABASE = "bitrix_omni_incremental"
+SOURCE_SCHEMA = "bitrix"
+STAGING = ["run", "--select", "path:models/staging"]
+DEFAULT_MATERIALIZED = (
+    "+materialized: \"{{ 'incremental' if target.type == 'duckdb' else 'view' }}\""
+)
+
+# Changes made to the replicated tables between the two runs.
+SOURCE_CHANGES = [
+    # a hard delete
+    'delete from bitrix.b_sale_order where "ID" = (select min("ID") from bitrix.b_sale_order)',
+    "delete from bitrix.b_crm_field_multi"
+    ' where "ID" = (select min("ID") from bitrix.b_crm_field_multi)',
+    # edits in place, no change time
+    """update bitrix.b_uts_user set "UF_UTM_SOURCE" = 'edited'
+       where "VALUE_ID" = (select min("VALUE_ID") from bitrix.b_uts_user)""",
+    """update bitrix.b_sale_order_props_value set "VALUE" = 'edited'
+       where "ID" = (select min("ID") from bitrix.b_sale_order_props_value)""",
+    # a newer replica duplicate of an order
+    """insert into bitrix.b_sale_order
+       select "ID", "ACCOUNT_NUMBER", "LID", "USER_ID", "PERSON_TYPE_ID", 'X', "DATE_INSERT",
+              '2099-01-01 00:00:00', "DATE_STATUS", "PRICE", "PRICE_DELIVERY", "DISCOUNT_VALUE",
+              "TAX_VALUE", "SUM_PAID", "CURRENCY", "PAYED", "DATE_PAYED", "CANCELED",
+              "DATE_CANCELED", "REASON_CANCELED", "PAY_SYSTEM_ID", "DELIVERY_ID", "XML_ID",
+              "STAT_GID", "BX_USER_ID", "EXTERNAL_ORDER"
+       from bitrix.b_sale_order where "ID" = '5'""",
+    # a key that no longer parses
+    """update bitrix.b_user set "ID" = 'x' || "ID"
+       where "ID" = (select min("ID") from bitrix.b_user)""",
+]
+
+
+def _dbt(args: list[str], project_dir: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    dbt = shutil.which("dbt", path=str(Path(sys.executable).parent)) or "dbt"
+    return subprocess.run(
+        [dbt, *args],
+        cwd=project_dir,
+        env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def _incremental_copy(target: Path) -> Path:
+    """The project with staging set to `incremental` for every target."""
+    for name in ("models", "python_models", "macros", "seeds", "snapshots", "analyses"):
+        shutil.copytree(PROJECT_DIR / name, target / name)
+    shutil.copytree(PROJECT_DIR / "tests" / "dbt", target / "tests" / "dbt")
+    if (PROJECT_DIR / "dbt_packages").exists():
+        shutil.copytree(PROJECT_DIR / "dbt_packages", target / "dbt_packages")
+    for name in ("profiles.yml", "packages.yml"):
+        shutil.copy(PROJECT_DIR / name, target / name)
+    config = (PROJECT_DIR / "dbt_project.yml").read_text()
+    assert DEFAULT_MATERIALIZED in config
+    (target / "dbt_project.yml").write_text(
+        config.replace(DEFAULT_MATERIALIZED, "+materialized: incremental")
+    )
+    return target
+
+
+def _query(params: dict, sql: str) -> list[tuple]:
+    connection = psycopg2.connect(**params)
+    try:
+        with connection, connection.cursor() as cursor:
+            cursor.execute(sql)
+            return cursor.fetchall() if cursor.description else []
+    finally:
+        connection.close()
+
+
+def test_incremental_staging_on_postgres(pg_server, tmp_path):
+    params = pg_server.create_database(DATABASE)
+    load_csv_dir(params, DEMO_DIR, SOURCE_SCHEMA, upper_case=True)
+    project = _incremental_copy(tmp_path / "project")
+    env = {
+        "BITRIX_OMNI_TARGET": "prod",
+        "BITRIX_OMNI_PG_HOST": str(params["host"]),
+        "BITRIX_OMNI_PG_PORT": str(params["port"]),
+        "BITRIX_OMNI_PG_USER": params["user"],
+        "DBT_ENV_SECRET_BITRIX_OMNI_PG_PASSWORD": params["password"],
+        "BITRIX_OMNI_PG_DATABASE": params["dbname"],
+        "BITRIX_OMNI_PG_SSLMODE": "disable",
+        "BITRIX_SOURCE_SCHEMA": SOURCE_SCHEMA,
+    }
+    incremental = {
+        **env,
+        "DBT_PROFILES_DIR": str(project),
+        "BITRIX_OMNI_PG_SCHEMA": "incr",
+        "DBT_TARGET_PATH": str(tmp_path / "target_incr"),
+        "DBT_LOG_PATH": str(tmp_path / "logs_incr"),
+    }
+    first = _dbt(STAGING, project, incremental)
+    assert first.returncode == 0, (first.stdout + first.stderr)[-6000:]
+    for statement in SOURCE_CHANGES:
+        _query(params, statement)
+    second = _dbt(STAGING, project, incremental)
+    assert second.returncode == 0, (second.stdout + second.stderr)[-6000:]
+    compiled = (
+        tmp_path / "target_incr/compiled/bitrix_omni/models/staging/bitrix/stg_bitrix__orders.sql"
+    ).read_text()
+    assert "changed_keys" in compiled
+
+    views = _dbt(
+        STAGING,
+        PROJECT_DIR,
+        {
+            **env,
+            "DBT_PROFILES_DIR": str(PROJECT_DIR),
+            "BITRIX_OMNI_PG_SCHEMA": "ref",
+            "DBT_TARGET_PATH": str(tmp_path / "target_ref"),
+            "DBT_LOG_PATH": str(tmp_path / "logs_ref"),
+        },
+    )
+    assert views.returncode == 0, (views.stdout + views.stderr)[-6000:]
+
+    tables = _query(
+        params,
+        "select table_name, table_type from information_schema.tables"
+        " where table_schema = 'incr_staging' order by 1",
+    )
+    assert len(tables) == 22 and {kind for _, kind in tables} == {"BASE TABLE"}
+    mismatches, reference_rows = [], 0
+    for table, _ in tables:
+        a, b = f"incr_staging.{table}", f"ref_staging.{table}"
+        differing = _query(
+            params,
+            f"select (select count(*) from (select * from {a} except all select * from {b}) d),"
+            f" (select count(*) from (select * from {b} except all select * from {a}) d),"
+            f" (select count(*) from {b})",
+        )[0]
+        if differing[:2] != (0, 0):
+            mismatches.append((table, differing))
+        reference_rows += differing[2]
+    assert mismatches == []
+    assert reference_rows > 1000
+    assert _query(
+        params, "select status_id from incr_staging.stg_bitrix__orders where order_id = 5"
+    ) == [("X",)]
