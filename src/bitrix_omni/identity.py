@@ -70,6 +70,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 from bitrix_omni import kernels, memory, normalize
+from bitrix_omni.arrow import as_large_strings, bool_mask
 
 __all__ = [
     "CUSTOMER_UUID_NAMESPACE",
@@ -290,19 +291,6 @@ def _string_buffers(values: pa.LargeStringArray) -> tuple[np.ndarray, np.ndarray
 # ======================================================================================
 
 
-def _as_large_string(arr: pa.Array | pa.ChunkedArray) -> pa.LargeStringArray:
-    """Any arrow column as one contiguous ``large_string`` array (ints become decimals)."""
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
-    if pa.types.is_dictionary(arr.type):
-        arr = arr.dictionary_decode()
-    if pa.types.is_large_string(arr.type):
-        return arr
-    if pa.types.is_null(arr.type):
-        return pa.nulls(len(arr), pa.large_string())
-    return pc.cast(arr, pa.large_string())
-
-
 class _Frame:
     """Uniform column access to a pandas DataFrame, a pyarrow Table or ``None`` (empty)."""
 
@@ -351,13 +339,13 @@ class _Frame:
         return arr
 
     def strings(self, col: str) -> pa.LargeStringArray:
-        return _as_large_string(self.column(col))
+        return as_large_strings(self.column(col))
 
     def text(self, col: str) -> pa.StringArray | pa.LargeStringArray:
         """Like :meth:`strings`, but a ``string`` column stays ``string``: no copy of a
         column that is only compared or encoded, never indexed by its buffers."""
         arr = self.column(col)
-        return arr if pa.types.is_string(arr.type) else _as_large_string(arr)
+        return arr if pa.types.is_string(arr.type) else as_large_strings(arr)
 
 
 def _timestamp_keys(arr: pa.Array) -> np.ndarray:
@@ -388,11 +376,10 @@ def _indices(arr: pa.DictionaryArray | pa.Array) -> np.ndarray:
 def _encode_together(
     arrays: Sequence[pa.StringArray | pa.LargeStringArray],
 ) -> tuple[list[np.ndarray], pa.LargeStringArray]:
-    """Dictionary-encode several string arrays with one shared dictionary.
+    """Dictionary-encode several string arrays with one shared dictionary (nulls -1).
 
-    Codes are assigned in order of first appearance, so when the first array has unique
-    values its codes are exactly ``0..len-1``: that is how record keys of the identifier,
-    link and previous inputs are mapped to record positions with a single hash pass.
+    Codes are assigned in order of first appearance over the arrays taken one after the
+    other, as if they were concatenated; the arrays are never concatenated (no copy).
     """
     dictionary = pa.array([], pa.large_string())
     out = []
@@ -404,7 +391,7 @@ def _encode_together(
         # values not seen in the earlier arrays are appended, in its order of first
         # appearance: the codes of encoding the concatenation.
         encoded = pc.dictionary_encode(arr)
-        local = _as_large_string(encoded.dictionary)
+        local = as_large_strings(encoded.dictionary)
         found = _indices(pc.index_in(local, value_set=dictionary)).copy()
         new = found < 0
         found[new] = len(dictionary) + np.arange(np.count_nonzero(new), dtype=np.int32)
@@ -415,7 +402,7 @@ def _encode_together(
         mapped = np.full(codes.size, -1, dtype=np.int32)
         mapped[present] = found[codes[present]]
         out.append(mapped)
-    return out, _as_large_string(dictionary)
+    return out, as_large_strings(dictionary)
 
 
 def _first_appearances(codes: np.ndarray) -> np.ndarray:
@@ -441,7 +428,7 @@ class _FirstRows:
         idx = np.asarray(pc.fill_null(indices, -1).to_numpy(zero_copy_only=False), np.int64)
         rows = np.where(idx >= 0, self.rows[np.maximum(idx, 0)], 0)
         taken = self._strings.take(pa.array(rows, mask=idx < 0))
-        return _as_large_string(taken)
+        return as_large_strings(taken)
 
 
 class _KeyDictionary:
@@ -458,7 +445,7 @@ class _KeyDictionary:
         return len(self._strings)
 
     def take(self, indices: pa.Array) -> pa.LargeStringArray:
-        return _as_large_string(self._strings.take(indices))
+        return as_large_strings(self._strings.take(indices))
 
 
 def _one_string_type(arrays: Sequence[pa.Array]) -> pa.ChunkedArray:
@@ -471,7 +458,8 @@ def _one_string_type(arrays: Sequence[pa.Array]) -> pa.ChunkedArray:
 
 
 def _record_rows(
-    rec_keys: pa.LargeStringArray, others: Sequence[pa.StringArray | pa.LargeStringArray]
+    rec_keys: pa.StringArray | pa.LargeStringArray,
+    others: Sequence[pa.StringArray | pa.LargeStringArray],
 ) -> tuple[list[np.ndarray], _KeyDictionary]:
     """Per column of ``others``: each key's row in ``rec_keys``; a key that is not a
     record gets ``len(rec_keys)`` + the number of its distinct value (in order of first
@@ -483,18 +471,18 @@ def _record_rows(
         codes = codes.astype(np.int64)  # room for the numbers of unknown keys
     unknown_rows = np.flatnonzero(codes < 0)
     if lookup.null_count and unknown_rows.size:
-        unknown_rows = unknown_rows[_bool_np(pc.is_valid(lookup.take(pa.array(unknown_rows))))]
+        unknown_rows = unknown_rows[bool_mask(pc.is_valid(lookup.take(pa.array(unknown_rows))))]
     unknown = pa.array([], pa.large_string())
     if unknown_rows.size:
         encoded = lookup.take(pa.array(unknown_rows)).dictionary_encode().combine_chunks()
         codes[unknown_rows] = n + _indices(encoded)
-        unknown = _as_large_string(encoded.dictionary)
+        unknown = as_large_strings(encoded.dictionary)
     bounds = np.cumsum([0, *(len(a) for a in others)])
     out = [codes[bounds[i] : bounds[i + 1]] for i in range(len(others))]
     return out, _KeyDictionary(rec_keys, unknown)
 
 
-def _check_unique_keys(keys: pa.LargeStringArray, what: str) -> np.ndarray:
+def _check_unique_keys(keys: pa.StringArray | pa.LargeStringArray, what: str) -> np.ndarray:
     """Rows of ``keys`` in byte order (no sort when they already are); raise ValueError
     naming a few keys that occur more than once."""
     n = len(keys)
@@ -502,7 +490,7 @@ def _check_unique_keys(keys: pa.LargeStringArray, what: str) -> np.ndarray:
         return np.arange(n, dtype=np.int64)
     order = np.asarray(pc.sort_indices(keys).to_numpy(zero_copy_only=False), dtype=np.int64)
     ordered = _take(keys, order)
-    same = _bool_np(pc.equal(ordered.slice(0, n - 1), ordered.slice(1)))
+    same = bool_mask(pc.equal(ordered.slice(0, n - 1), ordered.slice(1)))
     if same.any():
         dups = pc.unique(ordered.slice(1).filter(pa.array(same)))
         examples = ", ".join(repr(k) for k in dups[:5].to_pylist())
@@ -566,10 +554,6 @@ def _encode_uuids(
             return codes, _FirstRows([uuids], codes)
     (codes,), dictionary = _encode_together([uuids])
     return codes, dictionary
-
-
-def _bool_np(arr: pa.Array) -> np.ndarray:
-    return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _sorted_rank(strings: pa.Array) -> np.ndarray:
@@ -713,10 +697,10 @@ def _new_uuids(
     fresh = _uuid5_strings(namespace, anchor_keys)
     if len(reserved) == 0:
         return fresh
-    clash = np.nonzero(_bool_np(pc.is_in(fresh, value_set=reserved)))[0]
+    clash = np.nonzero(bool_mask(pc.is_in(fresh, value_set=reserved)))[0]
     if clash.size == 0:
         return fresh
-    taken = pa.concat_arrays([_as_large_string(reserved), fresh])
+    taken = pa.concat_arrays([as_large_strings(reserved), fresh])
     replaced: list[pa.Array] = []
     positions: list[np.ndarray] = []
     attempt = 1
@@ -724,7 +708,7 @@ def _new_uuids(
         suffix = ":split" if attempt == 1 else f":split:{attempt}"
         names = pc.binary_join_element_wise(_take(anchor_keys, clash), _ls(suffix), _ls(""))
         candidates = _uuid5_strings(namespace, names)
-        again = _bool_np(pc.is_in(candidates, value_set=taken))
+        again = bool_mask(pc.is_in(candidates, value_set=taken))
         # Equal anchors cannot occur (one anchor per customer), so candidates are distinct.
         replaced.append(candidates.filter(pa.array(~again)))
         positions.append(clash[~again])
@@ -991,7 +975,7 @@ class _Identifiers:
         """Display masks of the identifiers ``numbers`` (all by default)."""
         rows = self.encoded_order if numbers is None else self.encoded_order[numbers]
         if self.encoded_masks is not None:
-            return _as_large_string(_take(self.encoded_masks, rows))
+            return as_large_strings(_take(self.encoded_masks, rows))
         kinds = self.kind if numbers is None else self.kind[numbers]
         return normalize.mask_identifiers(
             _take(_strings_of(IDENTIFIER_KINDS), kinds), _take(self.encoded_values, rows)
@@ -1024,7 +1008,9 @@ def _hex_strings(
     n = k + sum(len(t) for t in tails)
     validity = None
     if any(t.null_count for t in tails):
-        valid = np.concatenate([np.ones(k, dtype=bool), *(_bool_np(pc.is_valid(t)) for t in tails)])
+        valid = np.concatenate(
+            [np.ones(k, dtype=bool), *(bool_mask(pc.is_valid(t)) for t in tails)]
+        )
         validity = pa.py_buffer(np.packbits(valid, bitorder="little"))
     return pa.LargeStringArray.from_buffers(
         n, pa.py_buffer(np.concatenate(offsets)), pa.py_buffer(data), validity
@@ -1049,14 +1035,14 @@ def _row_kinds(kinds: pa.StringArray | pa.LargeStringArray) -> np.ndarray:
     """Per row: the position of its kind in IDENTIFIER_KINDS, -1 for null or unknown."""
     row_kind = np.full(len(kinds), -1, dtype=np.int8)
     for code, name in enumerate(IDENTIFIER_KINDS):
-        row_kind[_bool_np(pc.equal(kinds, pa.scalar(name, kinds.type)))] = code
+        row_kind[bool_mask(pc.equal(kinds, pa.scalar(name, kinds.type)))] = code
     return row_kind
 
 
 def _hash_digests(hashes: pa.LargeStringArray, usable: np.ndarray) -> np.ndarray | None:
     """``(usable rows, 32)`` digests from 64-character hex hashes present exactly on the
     usable rows (null elsewhere), without copying the strings; ``None`` otherwise."""
-    if not np.array_equal(_bool_np(pc.is_valid(hashes)), usable):
+    if not np.array_equal(bool_mask(pc.is_valid(hashes)), usable):
         return None
     offsets, data = _string_buffers(hashes)
     if not np.array_equal(np.diff(offsets), np.where(usable, 64, 0)):
@@ -1098,8 +1084,8 @@ def _encode_dictionary_identifiers(ids: _Frame) -> _EncodedIdentifiers | None:
     index = cols[0].indices
     if not all(c.indices.equals(index) for c in cols[1:]):
         return None
-    values, hashes, masks = (_as_large_string(c.dictionary) for c in cols)
-    entry_ok = _bool_np(pc.and_(pc.is_valid(values), pc.not_equal(values, _ls(""))))
+    values, hashes, masks = (as_large_strings(c.dictionary) for c in cols)
+    entry_ok = bool_mask(pc.and_(pc.is_valid(values), pc.not_equal(values, _ls(""))))
     row_entry = _indices(index)  # int32 per row: the width of everything per row here
     usable = row_entry >= 0
     usable[usable] = entry_ok[row_entry[usable]]
@@ -1141,9 +1127,9 @@ def _encode_dictionary_identifiers(ids: _Frame) -> _EncodedIdentifiers | None:
         row_kind=row_kind,
         pair_idx=pair_idx,
         kind=kind,
-        values=values if plain else _as_large_string(_take(values, chosen)),
+        values=values if plain else as_large_strings(_take(values, chosen)),
         digests=digests[first] if repeated else digests,
-        masks=masks if plain else _as_large_string(_take(masks, chosen)),
+        masks=masks if plain else as_large_strings(_take(masks, chosen)),
         order=order,
     )
 
@@ -1159,7 +1145,7 @@ def _encode_identifiers(ids: _Frame) -> _EncodedIdentifiers:
     if from_dictionary is not None:
         return from_dictionary
     values = ids.strings("value")
-    usable = _bool_np(pc.and_(pc.is_valid(values), pc.not_equal(values, _ls(""))))
+    usable = bool_mask(pc.and_(pc.is_valid(values), pc.not_equal(values, _ls(""))))
     row_kind = _kind_codes(ids.text("kind"), usable)
     usable_rows = np.flatnonzero(usable)
     if set(PRECOMPUTED_IDENTIFIER_COLUMNS) <= ids.columns and usable_rows.size:
@@ -1190,14 +1176,14 @@ def _encode_identifiers(ids: _Frame) -> _EncodedIdentifiers:
         row_kind=row_kind,
         pair_idx=np.asarray(pair_idx, dtype=np.int64),
         kind=(pair_uniq % 2).astype(np.int8),
-        values=_as_large_string(_take(value_dict, pair_uniq // 2)),
+        values=as_large_strings(_take(value_dict, pair_uniq // 2)),
     )
 
 
 def _blocked(values: pa.LargeStringArray, blocklist: frozenset[str]) -> np.ndarray:
     if blocklist and len(values):
         value_set = pa.array(sorted(blocklist), pa.large_string())
-        return _bool_np(pc.is_in(values, value_set=value_set))
+        return bool_mask(pc.is_in(values, value_set=value_set))
     return np.zeros(len(values), dtype=bool)
 
 
@@ -1374,7 +1360,7 @@ class _Keys:
 
 
 def _encode_keys(
-    rec_keys: pa.LargeStringArray,
+    rec_keys: pa.StringArray | pa.LargeStringArray,
     others: list[pa.StringArray | pa.LargeStringArray],
     prev_uuids: pa.LargeStringArray,
 ) -> _Keys:
@@ -1442,9 +1428,9 @@ def _static_columns(
     ev_status[is_ident_row] = status[ev_sec[is_ident_row]]
     ev_status[link_row & (ev_sec < n_d)] = _ST_DANGLING
     # identifier_hash text: [hashes (m) | unknown keys (n_d) | record keys (n)].
-    hash_text = _hex_strings(ident.digests, [d_sorted, _as_large_string(keys_sorted)])
+    hash_text = _hex_strings(ident.digests, [d_sorted, as_large_strings(keys_sorted)])
     ev_text = pa.concat_arrays(
-        [_as_large_string(_take(ev_dict, np.argsort(ev_rank[:-1]))), _null_strings(1)]
+        [as_large_strings(_take(ev_dict, np.argsort(ev_rank[:-1]))), _null_strings(1)]
     )
     ev_cols = {
         "record_key": _take(keys_sorted, ev_pos),
@@ -1514,7 +1500,7 @@ def _assign_uuids(
     slot = np.empty(n_comp, dtype=np.int64)
     slot[kept_comps] = np.arange(kept_comps.size)
     slot[new_comps] = kept_comps.size + np.arange(new_comps.size)
-    kept = _as_large_string(_take(uuid_dict, assigned[kept_comps]))
+    kept = as_large_strings(_take(uuid_dict, assigned[kept_comps]))
     comp_uuid = _take(pa.concat_arrays([kept, fresh]), slot)
     return comp_uuid, prev_u, pairs, assigned
 
@@ -1670,7 +1656,7 @@ def resolve_identities(
         d_strings = _take(key_dict, np.maximum(d_uniq, 0), mask=d_uniq < 0)
         d_rank_of_uniq = _sorted_rank(d_strings)
         n_d = int(d_uniq.size)
-        d_sorted = _as_large_string(_take(d_strings, np.argsort(d_rank_of_uniq)))
+        d_sorted = as_large_strings(_take(d_strings, np.argsort(d_rank_of_uniq)))
         del one_known, d_other
     else:
         n_d, d_sorted = 0, _null_strings()

@@ -27,6 +27,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from bitrix_omni.arrow import as_large_strings
+
 __all__ = ["digests", "hex_digests", "joined_rows"]
 
 _ALGORITHMS: Final = ("sha1", "sha256")
@@ -50,12 +52,6 @@ def _duckdb(**tables: pa.Table) -> Iterator[duckdb.DuckDBPyConnection]:
         yield con
     finally:
         con.close()
-
-
-def _large_strings(table: pa.Table) -> pa.LargeStringArray:
-    column = table.column(0)
-    column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
-    return pc.cast(column, pa.large_string())
 
 
 def _hashlib_hex(values: pa.Array, algorithm: str, prefix: bytes) -> pa.LargeStringArray:
@@ -86,7 +82,7 @@ def hex_digests(
             out = con.sql(f"select {algorithm}({head}) from _values").to_arrow_table()
     except duckdb.Error:  # a DuckDB without the function
         return _hashlib_hex(values, algorithm, prefix)
-    return _large_strings(out)
+    return as_large_strings(out.column(0))
 
 
 def digests(values: pa.Array, algorithm: str = "sha256", prefix: bytes = b"") -> np.ndarray:

@@ -47,6 +47,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from bitrix_omni import kernels
+from bitrix_omni.arrow import as_large_strings, bool_mask
 
 __all__ = [
     "EMAIL_PLACEHOLDER_LOCAL_PARTS",
@@ -561,11 +562,6 @@ def _slow_fill(
     return pc.replace_with_mask(fast_values, pa.array(slow_mask), slow_values)
 
 
-def _bool_np(arr: pa.Array) -> np.ndarray:
-    """pyarrow boolean array -> numpy bool array with nulls as False."""
-    return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=bool)
-
-
 # E-mail fast path: plain ASCII addresses that the scalar function would accept verbatim
 # apart from lower-casing and trimming. RE2 syntax (pyarrow). Anything else goes to the
 # slow path. The edge classes are subsets of what the scalar function strips: Unicode
@@ -595,12 +591,12 @@ _EMAIL_PLACEHOLDER_RE2: Final = _email_placeholder_re()
 def _normalize_unique_emails(uniques: pa.Array) -> pa.Array:
     out_type = uniques.type
     core = pc.replace_substring_regex(uniques, _EMAIL_FAST_EDGES, "")
-    fast = _bool_np(pc.match_substring_regex(core, _EMAIL_FAST_RE))
-    fast &= ~_bool_np(pc.match_substring(core, "xn--", ignore_case=True))
-    fast &= _bool_np(pc.less_equal(pc.binary_length(core), _EMAIL_MAX_TOTAL))
-    fast &= _bool_np(pc.less_equal(pc.find_substring(core, "@"), _EMAIL_MAX_LOCAL))
+    fast = bool_mask(pc.match_substring_regex(core, _EMAIL_FAST_RE))
+    fast &= ~bool_mask(pc.match_substring(core, "xn--", ignore_case=True))
+    fast &= bool_mask(pc.less_equal(pc.binary_length(core), _EMAIL_MAX_TOTAL))
+    fast &= bool_mask(pc.less_equal(pc.find_substring(core, "@"), _EMAIL_MAX_LOCAL))
     lowered = pc.ascii_lower(core)
-    placeholder = _bool_np(pc.match_substring_regex(lowered, _EMAIL_PLACEHOLDER_RE2))
+    placeholder = bool_mask(pc.match_substring_regex(lowered, _EMAIL_PLACEHOLDER_RE2))
     keep = fast & ~placeholder
     fast_values = pc.if_else(pa.array(keep), lowered, pa.scalar(None, out_type))
     return _slow_fill(uniques, fast, fast_values, _normalize_email_str)
@@ -688,30 +684,30 @@ def _ru_fast_phones(uniques: pa.Array) -> tuple[np.ndarray, pa.Array]:
     # Most values hold nothing but digits, spaces, "+", "(", ")", "-": the clean-up and
     # in-text steps run on the others only.
     body = uniques
-    other = np.flatnonzero(_bool_np(pc.match_substring_regex(uniques, _NOT_NUMBER_CHAR)))
+    other = np.flatnonzero(bool_mask(pc.match_substring_regex(uniques, _NOT_NUMBER_CHAR)))
     if other.size:
         sub = pc.replace_substring_regex(uniques.take(pa.array(other)), _FAST_SPACES, " ")
         sub = pc.replace_substring_regex(sub, _FAST_INVISIBLE, "")
         sub = pc.replace_substring_regex(sub, _FAST_EXTENSION, "", max_replacements=1)
-        sub_shape = _bool_np(pc.match_substring_regex(sub, _RU_FAST_SHAPE))
+        sub_shape = bool_mask(pc.match_substring_regex(sub, _RU_FAST_SHAPE))
         # Numbers inside words: the number part replaces the text where it qualifies.
         parts = pc.extract_regex(sub, _RU_FAST_IN_TEXT)
         run = pc.struct_field(parts, "run")
-        in_text = ~sub_shape & _bool_np(pc.is_valid(parts))
-        in_text &= _bool_np(pc.match_substring_regex(run, _RU_FAST_RUN_BRACKETS))
-        in_text &= ~_bool_np(pc.match_substring_regex(run, _PUB_PAGES))
+        in_text = ~sub_shape & bool_mask(pc.is_valid(parts))
+        in_text &= bool_mask(pc.match_substring_regex(run, _RU_FAST_RUN_BRACKETS))
+        in_text &= ~bool_mask(pc.match_substring_regex(run, _PUB_PAGES))
         sub = pc.if_else(pa.array(in_text), run.cast(sub.type), sub)
         mask = np.zeros(len(uniques), dtype=bool)
         mask[other] = True
         body = pc.replace_with_mask(uniques, pa.array(mask), sub.cast(out_type))
-    shape_ok = _bool_np(pc.less_equal(pc.binary_length(body), _RU_FAST_MAX_LEN))
-    shape_ok &= _bool_np(pc.match_substring_regex(body, _RU_FAST_SHAPE))
+    shape_ok = bool_mask(pc.less_equal(pc.binary_length(body), _RU_FAST_MAX_LEN))
+    shape_ok &= bool_mask(pc.match_substring_regex(body, _RU_FAST_SHAPE))
     # Digits with the leading "+" kept; literal removal is ~4x faster than a regex, and
     # only matters where shape_ok holds (only digits, "+", " ", "(", ")", "-" are left).
     marked = body
     for char in " ()-":
         marked = pc.replace_substring(marked, char, "")
-    accepted = shape_ok & _bool_np(pc.match_substring_regex(marked, _RU_FAST_DIGITS))
+    accepted = shape_ok & bool_mask(pc.match_substring_regex(marked, _RU_FAST_DIGITS))
     idx = np.flatnonzero(accepted)
     nsn = as_large_strings(
         pc.utf8_slice_codeunits(pc.take(marked, pa.array(idx)), start=-_RU_NSN_LEN)
@@ -733,7 +729,7 @@ def _ru_fast_phones(uniques: pa.Array) -> tuple[np.ndarray, pa.Array]:
     distinct = np.zeros(len(idx), dtype=np.int8)
     for bit in range(10):
         distinct += ((bits >> bit) & 1).astype(np.int8)
-    placeholder = (distinct <= 2) | _bool_np(pc.is_in(nsn, value_set=_RU_SEQUENCES))
+    placeholder = (distinct <= 2) | bool_mask(pc.is_in(nsn, value_set=_RU_SEQUENCES))
     e164 = pc.binary_join_element_wise(pa.scalar("+7", nsn.type), nsn, pa.scalar("", nsn.type))
     e164 = pc.if_else(pa.array(~placeholder), e164, pa.scalar(None, e164.type))
     full = pa.nulls(len(uniques), out_type)
@@ -862,23 +858,6 @@ _E164_SHAPE: Final = r"^\+[1-9][0-9]*$"
 _EMAIL_SHAPE: Final = r"^[^@]+@[^@]+$"
 
 
-def as_large_strings(values: Any) -> pa.LargeStringArray:
-    """Any column-like input as one contiguous ``large_string`` array (NaN -> null)."""
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks() if values.num_chunks else pa.array([], pa.string())
-    if not isinstance(values, pa.Array):
-        values = pa.array(values, from_pandas=True)
-        if isinstance(values, pa.ChunkedArray):
-            values = values.combine_chunks()
-    if pa.types.is_dictionary(values.type):
-        values = values.dictionary_decode()
-    if pa.types.is_null(values.type):
-        return pa.nulls(len(values), pa.large_string())
-    if not pa.types.is_large_string(values.type):
-        values = pc.cast(values, pa.large_string())
-    return values
-
-
 def _distinct_identifiers(
     kinds: Any, values: Any
 ) -> tuple[pa.LargeStringArray, pa.LargeStringArray, pa.LargeStringArray, pa.Array]:
@@ -953,7 +932,7 @@ def _mask_emails_batch(values: pa.LargeStringArray) -> pa.LargeStringArray:
     """:func:`mask_email` of normalized addresses: local part cut to 2 characters (1 if
     shorter than 4) + ``***@`` + domain. Values without the ``local@domain`` shape go
     through :func:`mask_email` itself."""
-    shaped = _bool_np(pc.match_substring_regex(values, _EMAIL_SHAPE))
+    shaped = bool_mask(pc.match_substring_regex(values, _EMAIL_SHAPE))
     parts = pc.split_pattern(pc.if_else(pa.array(shaped), values, "@"), "@", max_splits=1)
     flat = pc.list_flatten(parts)
     local = flat.take(pa.array(np.arange(0, 2 * len(values), 2)))
@@ -975,7 +954,7 @@ def _fill_unshaped(
 ) -> pa.LargeStringArray:
     """Masks of the shaped values, the scalar function's answer for the others."""
     masked = pc.if_else(pa.array(shaped), masked, pa.scalar(None, pa.large_string()))
-    other = ~shaped & _bool_np(pc.is_valid(values))
+    other = ~shaped & bool_mask(pc.is_valid(values))
     if other.any():
         fill = pa.array([scalar(v) for v in values.filter(pa.array(other)).to_pylist()])
         masked = pc.replace_with_mask(masked, pa.array(other), fill.cast(pa.large_string()))
@@ -999,11 +978,11 @@ def _mask_phones_batch(values: pa.LargeStringArray, region: str) -> pa.LargeStri
     not shaped like E.164 with a known code go through :func:`mask_phone` itself.
     """
     n = len(values)
-    shaped = _bool_np(pc.match_substring_regex(values, _E164_SHAPE))
+    shaped = bool_mask(pc.match_substring_regex(values, _E164_SHAPE))
     cc_len = np.zeros(n, dtype=np.int64)
     for k in (3, 2, 1):  # prefix-free codes: at most one length matches
         prefix = pc.utf8_slice_codeunits(values, 1, 1 + k)
-        cc_len[_bool_np(pc.is_in(prefix, value_set=_COUNTRY_CODES[k - 1]))] = k
+        cc_len[bool_mask(pc.is_in(prefix, value_set=_COUNTRY_CODES[k - 1]))] = k
     shaped &= cc_len > 0
     length = np.asarray(
         pc.fill_null(pc.utf8_length(values), 0).to_numpy(zero_copy_only=False), dtype=np.int64
@@ -1049,8 +1028,8 @@ def mask_identifiers(kinds: Any, values: Any, default_region: str = "RU") -> pa.
     _, u_kinds, u_values, indices = _distinct_identifiers(kinds, values)
     if len(u_kinds) == 0:
         return pa.nulls(len(kinds), pa.large_string())
-    is_email = _bool_np(pc.equal(u_kinds, "email"))
-    is_phone = _bool_np(pc.equal(u_kinds, "phone"))
+    is_email = bool_mask(pc.equal(u_kinds, "email"))
+    is_phone = bool_mask(pc.equal(u_kinds, "phone"))
     if not (is_email | is_phone).all():
         bad = u_kinds.filter(pa.array(~(is_email | is_phone)))[0].as_py()
         raise ValueError(f"cannot mask an identifier of kind {bad!r} (email or phone only)")
@@ -1138,7 +1117,7 @@ def normalize_identifier_columns(
     if len(raw_values) != n:
         raise ValueError(f"kinds and values differ in length: {n} != {len(raw_values)}")
     selections = [
-        (kind, np.flatnonzero(_bool_np(pc.equal(kinds, pa.scalar(kind, kinds.type)))))
+        (kind, np.flatnonzero(bool_mask(pc.equal(kinds, pa.scalar(kind, kinds.type)))))
         for kind in IDENTIFIER_KINDS
     ]
     selections = [(kind, rows) for kind, rows in selections if rows.size]

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from bitrix_omni import __version__, memory, normalize
+from bitrix_omni.arrow import bool_mask
 from bitrix_omni.frames import to_arrow
 from bitrix_omni.identity import (
     IdentityConfig,
@@ -244,7 +245,7 @@ def registry_frame(
     changed = before_rows < 0
     for column in _REGISTRY_STATE:
         changed |= ~_same(registry[column], previous[column].take(before))
-    gone = previous.filter(pa.array(~kept & _bool_np(previous["is_current"])))
+    gone = previous.filter(pa.array(~kept & bool_mask(previous["is_current"])))
     gone = gone.set_column(
         REGISTRY_COLUMNS.index("is_current"),
         "is_current",
@@ -257,13 +258,9 @@ def registry_frame(
     return pa.concat_tables([registry.filter(pa.array(changed)), gone])
 
 
-def _bool_np(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    return np.asarray(pc.fill_null(values, False).to_numpy(zero_copy_only=False), dtype=bool)
-
-
 def _same(a: pa.Array | pa.ChunkedArray, b: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Per row: equal values, or both null."""
-    return _bool_np(pc.equal(a, b)) | (_bool_np(pc.is_null(a)) & _bool_np(pc.is_null(b)))
+    return bool_mask(pc.equal(a, b)) | (bool_mask(pc.is_null(a)) & bool_mask(pc.is_null(b)))
 
 
 def _timestamps(values: pa.Array | pa.ChunkedArray) -> pa.Array:

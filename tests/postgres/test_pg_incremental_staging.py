@@ -4,13 +4,11 @@ the same SQL runs, an incremental run after source changes equals the views on t
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import psycopg2
+from dbt_cli import dbt
 from loader import load_csv_dir
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -45,18 +43,6 @@ SOURCE_CHANGES = [
     """update bitrix.b_user set "ID" = 'x' || "ID"
        where "ID" = (select min("ID") from bitrix.b_user)""",
 ]
-
-
-def _dbt(args: list[str], project_dir: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
-    dbt = shutil.which("dbt", path=str(Path(sys.executable).parent)) or "dbt"
-    return subprocess.run(
-        [dbt, *args],
-        cwd=project_dir,
-        env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **env},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
 
 
 def _incremental_copy(target: Path) -> Path:
@@ -107,20 +93,19 @@ def test_incremental_staging_on_postgres(pg_server, tmp_path):
         "DBT_TARGET_PATH": str(tmp_path / "target_incr"),
         "DBT_LOG_PATH": str(tmp_path / "logs_incr"),
     }
-    first = _dbt(STAGING, project, incremental)
+    first = dbt(STAGING, incremental, project)
     assert first.returncode == 0, (first.stdout + first.stderr)[-6000:]
     for statement in SOURCE_CHANGES:
         _query(params, statement)
-    second = _dbt(STAGING, project, incremental)
+    second = dbt(STAGING, incremental, project)
     assert second.returncode == 0, (second.stdout + second.stderr)[-6000:]
     compiled = (
         tmp_path / "target_incr/compiled/bitrix_omni/models/staging/bitrix/stg_bitrix__orders.sql"
     ).read_text()
     assert "changed_keys" in compiled
 
-    views = _dbt(
+    views = dbt(
         STAGING,
-        PROJECT_DIR,
         {
             **env,
             "DBT_PROFILES_DIR": str(PROJECT_DIR),

@@ -13,15 +13,13 @@ import datetime as dt
 import decimal
 import json
 import math
-import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import psycopg2
 import pytest
+from dbt_cli import dbt, start
 from loader import load_csv_dir
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -48,18 +46,6 @@ STAGING_KEYS = [
 ]
 
 
-def _dbt(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
-    dbt = shutil.which("dbt", path=str(Path(sys.executable).parent)) or "dbt"
-    return subprocess.run(
-        [dbt, *args],
-        cwd=PROJECT_DIR,
-        env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **env},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
-
 @pytest.fixture(scope="module")
 def pg_db(pg_server) -> dict:
     params = pg_server.create_database(DATABASE)
@@ -70,7 +56,7 @@ def pg_db(pg_server) -> dict:
 
 def test_unit_test_names_fit_postgres_identifiers(tmp_path):
     """dbt-postgres names a unit test's relations after it: names must fit 63 bytes."""
-    listed = _dbt(
+    listed = dbt(
         ["ls", "--resource-type", "unit_test", "--output", "name", "-q"],
         {"DBT_TARGET_PATH": str(tmp_path / "target"), "DBT_LOG_PATH": str(tmp_path / "logs")},
     )
@@ -78,17 +64,6 @@ def test_unit_test_names_fit_postgres_identifiers(tmp_path):
     names = [line.strip() for line in listed.stdout.splitlines() if line.strip()]
     assert names
     assert [name for name in names if len(name.encode()) > 63] == []
-
-
-def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
-    dbt = shutil.which("dbt", path=str(Path(sys.executable).parent)) or "dbt"
-    return subprocess.Popen(
-        [dbt, *args],
-        cwd=PROJECT_DIR,
-        env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **env},
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +95,7 @@ def builds(pg_db, tmp_path_factory) -> dict:
             "DBT_LOG_PATH": str(work / f"logs_{variant}"),
         }
         log = work / f"{variant}.out"
-        runs[variant] = (_start(["build"], env, log), log)
+        runs[variant] = (start(["build"], env, log), log)
         result[variant] = target_schema
         result["envs"][variant] = env
     database = work / "warehouse.duckdb"
@@ -132,7 +107,7 @@ def builds(pg_db, tmp_path_factory) -> dict:
         "DBT_TARGET_PATH": str(work / "target_duckdb"),
         "DBT_LOG_PATH": str(work / "logs_duckdb"),
     }
-    runs["duckdb"] = (_start(["build"], duck_env, work / "duckdb.out"), work / "duckdb.out")
+    runs["duckdb"] = (start(["build"], duck_env, work / "duckdb.out"), work / "duckdb.out")
     result["duckdb"] = database
 
     failures = []
@@ -357,7 +332,7 @@ def test_second_build_writes_only_changes_on_postgres(pg_db, builds, tmp_path):
         "DBT_LOG_PATH": str(tmp_path / "logs"),
     }
     log = tmp_path / "second.out"
-    returncode = _start(["build"], env, log).wait(timeout=900)
+    returncode = start(["build"], env, log).wait(timeout=900)
     assert returncode == 0, log.read_text()[-6000:]
     after = {name: _pg_query(pg_db, sql)[1] for name, sql in figures.items()}
     assert after == before

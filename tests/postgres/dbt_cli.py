@@ -1,0 +1,34 @@
+"""Runs dbt in a subprocess for the PostgreSQL tests (shared by the test modules)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+
+
+def _command(args: list[str], env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+    executable = shutil.which("dbt", path=str(Path(sys.executable).parent)) or "dbt"
+    return [executable, *args], {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **env}
+
+
+def dbt(
+    args: list[str], env: dict[str, str], project_dir: Path = PROJECT_DIR
+) -> subprocess.CompletedProcess:
+    """`dbt <args>` in ``project_dir`` with ``env`` on top of this process's environment."""
+    command, full_env = _command(args, env)
+    return subprocess.run(
+        command, cwd=project_dir, env=full_env, capture_output=True, text=True, check=False
+    )
+
+
+def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    """:func:`dbt` in the background (this project), its output going to ``log``."""
+    command, full_env = _command(args, env)
+    return subprocess.Popen(
+        command, cwd=PROJECT_DIR, env=full_env, stdout=log.open("w"), stderr=subprocess.STDOUT
+    )
