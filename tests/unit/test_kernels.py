@@ -64,6 +64,23 @@ def test_joined_rows_find_each_key(keys: list[str], lookup: list[str | None]) ->
     assert got.tolist() == [-1 if v is None else position.get(v, -1) for v in lookup]
 
 
+def test_joined_rows_over_many_streamed_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The matches arrive in batches (small ones here) on several threads; every lookup
+    row gets its key's row, in either string type, unknown and null rows -1."""
+    monkeypatch.setattr(kernels, "_BLOCK", 1_000)
+    n = 200_000
+    rng = np.random.default_rng(1)
+    keys = pa.array([f"b_user:{i}" for i in rng.permutation(n)], pa.string())
+    picks = rng.integers(0, n + n // 10, size=300_000)  # ~9% not a key
+    lookup = pa.chunked_array(
+        [pa.array([f"b_user:{i}" if i % 97 else None for i in picks], pa.string())]
+    )
+    got = kernels.joined_rows(keys, lookup)
+    position = {k: i for i, k in enumerate(keys.to_pylist())}
+    expected = [-1 if v is None else position.get(v, -1) for v in lookup.to_pylist()]
+    assert got.tolist() == expected
+
+
 def test_hex_digests_keep_row_order_on_large_chunked_input() -> None:
     """DuckDB scans big inputs on several threads; each digest must stay on its row."""
     n = 400_000
