@@ -48,7 +48,8 @@ SOURCE_CHANGES = [
 def _incremental_copy(target: Path) -> Path:
     """The project with staging set to `incremental` for every target."""
     for name in ("models", "python_models", "macros", "seeds", "snapshots", "analyses"):
-        shutil.copytree(PROJECT_DIR / name, target / name)
+        if (PROJECT_DIR / name).exists():  # git keeps no empty folder
+            shutil.copytree(PROJECT_DIR / name, target / name)
     shutil.copytree(PROJECT_DIR / "tests" / "dbt", target / "tests" / "dbt")
     if (PROJECT_DIR / "dbt_packages").exists():
         shutil.copytree(PROJECT_DIR / "dbt_packages", target / "dbt_packages")
