@@ -141,8 +141,40 @@ def dbt_build(data: Path, run_dir: Path, fresh: bool = True) -> dict[str, Any]:
     return {
         **usage,
         "dbt_elapsed_seconds": round(results["elapsed_time"], 1),
+        "seconds_by_layer": _seconds_by_layer(results["results"]),
         "top_models": [{"model": name, "seconds": round(t, 2)} for t, name in models[:15]],
     }
+
+
+#: Node name prefixes of the layers (the first that matches).
+LAYERS = (
+    ("staging", "model.", "stg_"),
+    ("identity", "model.", "int_identity__"),
+    ("journeys", "model.", "int_journeys__"),
+    ("marts", "model.", ""),
+    ("seeds", "seed.", ""),
+    ("tests", "test.", ""),
+    ("tests", "unit_test.", ""),
+)
+
+
+def _seconds_by_layer(results: list[dict[str, Any]]) -> dict[str, float]:
+    """Execution time summed per layer (node time: with two threads it exceeds the wall
+    time), so an hourly run shows which layers still cost what a full build costs."""
+    out: dict[str, float] = {}
+    for result in results:
+        kind, _, rest = result["unique_id"].partition(".")
+        name = rest.split(".", 1)[-1]
+        layer = next(
+            (
+                label
+                for label, node, prefix in LAYERS
+                if node == kind + "." and name.startswith(prefix)
+            ),
+            "other",
+        )
+        out[layer] = out.get(layer, 0.0) + result["execution_time"]
+    return {layer: round(seconds, 1) for layer, seconds in out.items()}
 
 
 def run_size(work: Path, customers: int, seed: int, incremental: bool) -> dict[str, Any]:
@@ -214,6 +246,11 @@ def _print(rows: list[dict[str, Any]]) -> None:
             inc.get("fraction_of_full_build", ""),
         ]
         print(" | ".join(f"{c!s:>11}" for c in cells))
+    for row in rows:
+        print(f"\nnode time by layer, {row['customers']:,} customers (seconds):")
+        hourly = row.get("incremental", {}).get("hourly_run", {}).get("seconds_by_layer", {})
+        for layer, seconds in row["full_build"]["seconds_by_layer"].items():
+            print(f"  {layer:<10} full {seconds:>8}  hourly {hourly.get(layer, '')!s:>8}")
     for row in rows:
         print(f"\nslowest models, {row['customers']:,} customers (seconds):")
         for model in row["full_build"]["top_models"]:
