@@ -11,6 +11,20 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
+def prod_target_env(params: dict) -> dict[str, str]:
+    """Environment of the project's own ``prod`` target (profiles.yml reads credentials from
+    env vars) for the database ``params`` of the test server."""
+    return {
+        "BITRIX_OMNI_TARGET": "prod",
+        "BITRIX_OMNI_PG_HOST": str(params["host"]),
+        "BITRIX_OMNI_PG_PORT": str(params["port"]),
+        "BITRIX_OMNI_PG_USER": params["user"],
+        "DBT_ENV_SECRET_BITRIX_OMNI_PG_PASSWORD": params["password"],
+        "BITRIX_OMNI_PG_DATABASE": params["dbname"],
+        "BITRIX_OMNI_PG_SSLMODE": "disable",
+    }
+
+
 def _command(args: list[str], env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
     executable = shutil.which("dbt", path=str(Path(sys.executable).parent)) or "dbt"
     return [executable, *args], {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **env}

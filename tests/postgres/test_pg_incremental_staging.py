@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import psycopg2
-from dbt_cli import dbt
+from dbt_cli import dbt, prod_target_env
 from loader import load_csv_dir
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -77,16 +77,7 @@ def test_incremental_staging_on_postgres(pg_server, tmp_path):
     params = pg_server.create_database(DATABASE)
     load_csv_dir(params, DEMO_DIR, SOURCE_SCHEMA, upper_case=True)
     project = _incremental_copy(tmp_path / "project")
-    env = {
-        "BITRIX_OMNI_TARGET": "prod",
-        "BITRIX_OMNI_PG_HOST": str(params["host"]),
-        "BITRIX_OMNI_PG_PORT": str(params["port"]),
-        "BITRIX_OMNI_PG_USER": params["user"],
-        "DBT_ENV_SECRET_BITRIX_OMNI_PG_PASSWORD": params["password"],
-        "BITRIX_OMNI_PG_DATABASE": params["dbname"],
-        "BITRIX_OMNI_PG_SSLMODE": "disable",
-        "BITRIX_SOURCE_SCHEMA": SOURCE_SCHEMA,
-    }
+    env = {**prod_target_env(params), "BITRIX_SOURCE_SCHEMA": SOURCE_SCHEMA}
     incremental = {
         **env,
         "DBT_PROFILES_DIR": str(project),

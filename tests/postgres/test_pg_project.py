@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import psycopg2
 import pytest
-from dbt_cli import dbt, start
+from dbt_cli import dbt, prod_target_env, start
 from loader import load_csv_dir
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -73,16 +73,8 @@ def builds(pg_db, tmp_path_factory) -> dict:
     Returns {"upper": pg schema, "lower": pg schema, "duckdb": path of the DuckDB file}.
     """
     work = tmp_path_factory.mktemp("builds")
-    pg_env = {
-        "DBT_PROFILES_DIR": str(PROJECT_DIR),  # the project's own profiles.yml, target prod
-        "BITRIX_OMNI_TARGET": "prod",
-        "BITRIX_OMNI_PG_HOST": str(pg_db["host"]),
-        "BITRIX_OMNI_PG_PORT": str(pg_db["port"]),
-        "BITRIX_OMNI_PG_USER": pg_db["user"],
-        "DBT_ENV_SECRET_BITRIX_OMNI_PG_PASSWORD": pg_db["password"],
-        "BITRIX_OMNI_PG_DATABASE": pg_db["dbname"],
-        "BITRIX_OMNI_PG_SSLMODE": "disable",
-    }
+    # the project's own profiles.yml, target prod
+    pg_env = {"DBT_PROFILES_DIR": str(PROJECT_DIR), **prod_target_env(pg_db)}
     runs: dict[str, tuple[subprocess.Popen, Path]] = {}
     result: dict = {"envs": {}}
     for variant, source_schema in VARIANTS.items():
