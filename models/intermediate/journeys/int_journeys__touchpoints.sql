@@ -197,21 +197,31 @@ crm_source_touchpoints as (
     where deals.source_id is not null
 ),
 
+crm_source_ids as (
+    select distinct source_id
+    from crm_source_touchpoints
+),
+
+-- each distinct CRM source classified once (a pattern join per row would grow with the
+-- number of leads, contacts and deals): the first channel by name whose pattern
+-- matches, none -> NULL
+crm_source_classes as (
+    select
+        crm_source_ids.source_id,
+        min(crm_source_channels.channel) as channel
+    from crm_source_ids
+    left join crm_source_channels
+        on {{ regex_matches('crm_source_ids.source_id', 'crm_source_channels.source_pattern') }}
+    group by 1
+),
+
 crm_source_matches as (
     select
         crm_source_touchpoints.*,
-        crm_source_channels.channel,
-        row_number() over (
-            partition by
-                crm_source_touchpoints.source_table,
-                crm_source_touchpoints.entity_id
-            order by crm_source_channels.channel
-        ) as match_rank
+        crm_source_classes.channel
     from crm_source_touchpoints
-    left join crm_source_channels
-        on {{ regex_matches(
-            'crm_source_touchpoints.source_id', 'crm_source_channels.source_pattern'
-        ) }}
+    inner join crm_source_classes
+        on crm_source_touchpoints.source_id = crm_source_classes.source_id
 ),
 
 activity_touchpoints as (
@@ -349,7 +359,6 @@ record_touchpoints as (
         entity_id as source_id,
         cast(null as {{ dbt.type_numeric() }}) as revenue
     from crm_source_matches
-    where match_rank = 1
 
     union all
 
