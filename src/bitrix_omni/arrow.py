@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["as_large_strings", "bool_mask"]
+__all__ = ["as_large_strings", "as_text", "bool_mask"]
 
 
 def as_large_strings(values: Any) -> pa.LargeStringArray:
@@ -30,6 +30,16 @@ def as_large_strings(values: Any) -> pa.LargeStringArray:
     if not pa.types.is_large_string(values.type):
         values = pc.cast(values, pa.large_string())
     return values
+
+
+def as_text(values: Any) -> pa.Array | pa.ChunkedArray:
+    """A text column as Arrow strings: an Arrow ``string`` or ``large_string`` column as it
+    is (no copy), anything else as :func:`as_large_strings` makes it."""
+    if isinstance(values, (pa.Array, pa.ChunkedArray)) and (
+        pa.types.is_string(values.type) or pa.types.is_large_string(values.type)
+    ):
+        return values
+    return as_large_strings(values)
 
 
 def bool_mask(values: pa.Array | pa.ChunkedArray) -> np.ndarray:

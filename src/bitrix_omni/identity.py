@@ -70,7 +70,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 from bitrix_omni import kernels, memory, normalize
-from bitrix_omni.arrow import as_large_strings, bool_mask
+from bitrix_omni.arrow import as_large_strings, as_text, bool_mask
 
 __all__ = [
     "CUSTOMER_UUID_NAMESPACE",
@@ -344,8 +344,7 @@ class _Frame:
     def text(self, col: str) -> pa.StringArray | pa.LargeStringArray:
         """Like :meth:`strings`, but a ``string`` column stays ``string``: no copy of a
         column that is only compared or encoded, never indexed by its buffers."""
-        arr = self.column(col)
-        return arr if pa.types.is_string(arr.type) else as_large_strings(arr)
+        return as_text(self.column(col))
 
 
 def _timestamp_keys(arr: pa.Array) -> np.ndarray:

@@ -889,12 +889,6 @@ def _check_kinds(kinds: pa.LargeStringArray) -> None:
         raise ValueError(f"invalid identifier kind {pc.filter(kinds, bad)[0].as_py()!r}")
 
 
-def _hex_digests(payloads: pa.Array) -> pa.LargeStringArray:
-    """SHA-256 hex digests of the UTF-8 strings of ``payloads``, computed in bulk
-    (:func:`bitrix_omni.kernels.hex_digests`)."""
-    return kernels.hex_digests(payloads, "sha256")
-
-
 def identifier_digests(kinds: Any, values: Any) -> np.ndarray:
     """SHA-256 digests of ``f"{kind}:{value}"`` per row as an ``(n, 32)`` uint8 array.
 
@@ -925,7 +919,7 @@ def hash_identifiers(kinds: Any, values: Any) -> pa.LargeStringArray:
     kinds = as_large_strings(kinds)
     _check_kinds(pc.drop_null(kinds))
     uniques, _, _, indices = _distinct_identifiers(kinds, values)
-    return _hex_digests(uniques).take(indices)
+    return kernels.hex_digests(uniques, "sha256").take(indices)
 
 
 def _mask_emails_batch(values: pa.LargeStringArray) -> pa.LargeStringArray:
@@ -1084,7 +1078,7 @@ def _normalize_kind(
     payloads = pc.binary_join_element_wise(
         pa.scalar(kind, pa.large_string()), keys, pa.scalar(":", pa.large_string())
     )
-    hashes = _hex_digests(payloads)
+    hashes = kernels.hex_digests(payloads, "sha256")
     del payloads
     masks = _mask_emails_batch(keys) if kind == "email" else _mask_phones_batch(keys, region)
     return (

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from bitrix_omni import __version__, memory, normalize
-from bitrix_omni.arrow import bool_mask
+from bitrix_omni.arrow import as_text, bool_mask
 from bitrix_omni.frames import to_arrow
 from bitrix_omni.identity import (
     IdentityConfig,
@@ -59,16 +59,6 @@ def _column(frame: Any, name: str) -> Any:
     return frame.column(name)
 
 
-def _text(values: Any) -> pa.Array | pa.ChunkedArray:
-    """A text column as Arrow strings: an Arrow ``string``/``large_string`` column as it
-    is (no copy), anything else converted (:func:`normalize.as_large_strings`)."""
-    if isinstance(values, (pa.Array, pa.ChunkedArray)) and (
-        pa.types.is_string(values.type) or pa.types.is_large_string(values.type)
-    ):
-        return values
-    return normalize.as_large_strings(values)
-
-
 def _arrow(frame: Any) -> pa.Table:
     return frame if isinstance(frame, pa.Table) else to_arrow(frame)
 
@@ -103,9 +93,9 @@ def normalize_identifiers(
     return pa.table(
         {
             # Passed through as given when they already are Arrow strings (no copy).
-            "record_key": _text(_column(identifiers, "record_key")),
-            "identifier_kind": _text(_column(identifiers, "identifier_kind")),
-            "evidence": _text(_column(identifiers, "evidence")),
+            "record_key": as_text(_column(identifiers, "record_key")),
+            "identifier_kind": as_text(_column(identifiers, "identifier_kind")),
+            "evidence": as_text(_column(identifiers, "evidence")),
             "identifier_value": values,
             "identifier_hash": hashes,
             "identifier_masked": masks,
