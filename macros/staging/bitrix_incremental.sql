@@ -28,16 +28,8 @@
 {#- A hash of a whole raw row (the text columns as bitrix_source reads them): NULL-safe and
     position-sensitive. The values are engine-specific; compare them within one database. -#}
 {% macro bx_row_hash(columns) %}
-    {{- return(adapter.dispatch('bx_row_hash', 'bitrix_omni')(columns)) -}}
+    {{- return(bitrix_omni.bx_hash([bitrix_omni.bitrix_quoted_csv(columns)])) -}}
 {% endmacro %}
-
-{% macro default__bx_row_hash(columns) %}
-    hashtextextended(cast(row({{ bitrix_omni.bitrix_quoted_csv(columns) }}) as text), 0)
-{%- endmacro %}
-
-{% macro duckdb__bx_row_hash(columns) %}
-    hash({{ bitrix_omni.bitrix_quoted_csv(columns) }})
-{%- endmacro %}
 
 
 {#- Column names quoted and comma-separated. -#}
@@ -150,9 +142,14 @@
     lacks it; that run then selects every row and `on_schema_change: fail` asks for
     `--full-refresh`. -#}
 {% macro bitrix_has_row_hash(relation) %}
+    {{ return(bitrix_omni.relation_has_column(relation, '_source_row_hash')) }}
+{% endmacro %}
+
+
+{% macro relation_has_column(relation, column_name) %}
     {%- set names = adapter.get_columns_in_relation(relation) | map(attribute='name')
         | map('lower') | list -%}
-    {{ return('_source_row_hash' in names) }}
+    {{ return(column_name in names) }}
 {% endmacro %}
 
 

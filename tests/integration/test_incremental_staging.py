@@ -4,13 +4,13 @@ and gives exactly the tables of a full build of that export."""
 
 from __future__ import annotations
 
-import csv
 import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
 from dbt_runner import DbtRun, run_dbt
+from export_edits import delete_first, edit_first, mutate
 
 from bitrix_omni.exports import export_until
 from bitrix_omni.generate import generate
@@ -33,42 +33,6 @@ def staging_tables(run: DbtRun) -> list[str]:
 
 def rows(run: DbtRun, table: str) -> list[tuple]:
     return run.query(f"select * from main_staging.{table} order by all")
-
-
-def read_table(data_dir: Path, table: str) -> tuple[list[str], list[list[str]]]:
-    with (data_dir / f"{table}.csv").open(newline="", encoding="utf-8") as handle:
-        reader = csv.reader(handle)
-        header = next(reader)
-        return header, list(reader)
-
-
-def write_table(data_dir: Path, table: str, header: list[str], body: list[list[str]]) -> None:
-    with (data_dir / f"{table}.csv").open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(body)
-
-
-def mutate(data_dir: Path, table: str, change) -> str:
-    """Apply `change(header, body)` to one table's CSV; returns what change returns."""
-    header, body = read_table(data_dir, table)
-    result = change(header, body)
-    write_table(data_dir, table, header, body)
-    return result
-
-
-def edit_first(column: str, value: str):
-    """Edit one column of the first row (no change-time column touched); returns its key."""
-
-    def change(header: list[str], body: list[list[str]]) -> str:
-        body[0][header.index(column)] = value
-        return body[0][0]
-
-    return change
-
-
-def delete_first(header: list[str], body: list[list[str]]) -> str:
-    return body.pop(0)[0]
 
 
 def newer_duplicate(header: list[str], body: list[list[str]]) -> str:

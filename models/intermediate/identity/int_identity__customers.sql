@@ -2,7 +2,18 @@
     One row per customer with the ids and contact details the profile needs:
     the main site user, all buyer (fuser) ids, the main CRM contact, the best
     e-mail and phone, and when the customer was first and last seen.
+
+    Incremental by customer (macros/incremental_scope.sql): a run rebuilds only the
+    customers whose records or usable contacts changed.
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='customer_uuid',
+    on_schema_change='fail',
+    pre_hook="{{ bitrix_omni.delete_keys_without_inputs(
+        'customer_uuid', 'int_identity__current_map') }}",
+) }}
 with
 
 identity_map as (
@@ -11,6 +22,31 @@ identity_map as (
 
 usable_identifiers as (
     select * from {{ ref('int_identity__usable_identifiers') }}
+),
+
+fingerprints as (
+    {{ key_fingerprints('customer_uuid', [
+        {'relation': 'identity_map', 'columns': [
+            'record_key', 'source_table', 'source_id', 'first_seen_at', 'last_seen_at',
+        ]},
+        {'relation': 'usable_identifiers', 'columns': [
+            'record_key', 'identifier_kind', 'identifier_value', 'evidence', 'last_seen_at',
+        ]},
+    ]) }}
+),
+
+scope as (  -- noqa: ST03
+    {{ keys_to_build('customer_uuid', 'fingerprints') }}
+),
+
+scoped_map as (
+    select * from identity_map
+    where {{ in_scope('customer_uuid') }}
+),
+
+scoped_identifiers as (
+    select * from usable_identifiers
+    where {{ in_scope('customer_uuid') }}
 ),
 
 customer_spans as (
@@ -26,7 +62,7 @@ customer_spans as (
             sum(case when source_table = 'b_crm_contact' then 1 else 0 end) as bigint
         ) as crm_contacts,
         cast(sum(case when source_table = 'b_crm_lead' then 1 else 0 end) as bigint) as crm_leads
-    from identity_map
+    from scoped_map
     group by 1
 ),
 
@@ -40,7 +76,7 @@ ranked_records as (
             partition by customer_uuid, source_table
             order by first_seen_at asc nulls last, source_id asc
         ) as source_rank
-    from identity_map
+    from scoped_map
     where source_table in ('b_user', 'b_crm_contact')
 ),
 
@@ -58,7 +94,7 @@ fuser_lists as (
     select
         customer_uuid,
         {{ json_array_agg('source_id', 'source_id') }} as fuser_ids
-    from identity_map
+    from scoped_map
     where source_table = 'b_sale_fuser'
     group by 1
 ),
@@ -80,7 +116,7 @@ usable_values as (
         ) as source_priority,
         count(distinct record_key) as carrying_records,
         max(last_seen_at) as last_seen_at
-    from usable_identifiers
+    from scoped_identifiers
     group by 1, 2, 3
 ),
 
@@ -129,8 +165,12 @@ customers as (
         customer_spans.crm_leads,
         ---------- timestamps
         customer_spans.first_seen_at,
-        customer_spans.last_seen_at
+        customer_spans.last_seen_at,
+        ---------- incremental state
+        fingerprints.input_fingerprint as _input_fingerprint
     from customer_spans
+    inner join fingerprints
+        on customer_spans.customer_uuid = fingerprints.customer_uuid
     left join main_ids
         on customer_spans.customer_uuid = main_ids.customer_uuid
     left join fuser_lists

@@ -8,7 +8,19 @@
     UTM, then CRM UTM, then CRM source, then activities, then e-mail), then to
     the channel name. A customer without such a touch is 'direct' when they
     reached the site (user, buyer or order records) and 'unassigned' otherwise.
+
+    Incremental by customer (macros/incremental_scope.sql): a run rebuilds only the
+    customers whose touchpoints or customer row changed.
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='customer_uuid',
+    on_schema_change='fail',
+    pre_hook="{{ bitrix_omni.delete_keys_without_inputs(
+        'customer_uuid', 'int_identity__customers') }}",
+) }}
+{%- set window_days = var('bitrix_omni_acquisition_window_days') | int %}
 with
 
 touchpoints as (
@@ -17,6 +29,33 @@ touchpoints as (
 
 customers as (
     select * from {{ ref('int_identity__customers') }}
+),
+
+-- the timeline's customers are customers (touchpoints are attached through the map)
+fingerprints as (
+    {{ key_fingerprints('customer_uuid', [
+        {'relation': 'customers', 'columns': [
+            'first_seen_at', 'site_users', 'buyers', 'orders', window_days,
+        ]},
+        {'relation': 'touchpoints', 'columns': [
+            'occurred_at', 'channel', 'touchpoint_type', 'source_table', 'utm_source',
+            'utm_medium', 'crm_source_id', 'is_marketing_touch', 'is_conversion',
+        ]},
+    ]) }}
+),
+
+scope as (  -- noqa: ST03
+    {{ keys_to_build('customer_uuid', 'fingerprints') }}
+),
+
+scoped_touchpoints as (
+    select * from touchpoints
+    where {{ in_scope('customer_uuid') }}
+),
+
+scoped_customers as (
+    select * from customers
+    where {{ in_scope('customer_uuid') }}
 ),
 
 marketing_touches as (
@@ -35,15 +74,15 @@ marketing_touches as (
             when touchpoints.source_table = 'b_crm_act' then 4
             else 5
         end as evidence_rank
-    from touchpoints
-    inner join customers
+    from scoped_touchpoints as touchpoints
+    inner join scoped_customers as customers
         on touchpoints.customer_uuid = customers.customer_uuid
     where
         touchpoints.is_marketing_touch
         and (
             customers.first_seen_at is null
             or touchpoints.occurred_at <= {{ dbt.dateadd(
-                'day', var('bitrix_omni_acquisition_window_days'), 'customers.first_seen_at'
+                'day', window_days, 'customers.first_seen_at'
             ) }}
         )
 ),
@@ -80,7 +119,7 @@ channel_figures as (
         min(occurred_at) as first_at,
         max(occurred_at) as last_at,
         count(*) as touchpoints
-    from touchpoints
+    from scoped_touchpoints
     where not is_conversion
     group by 1, 2
 ),
@@ -111,8 +150,11 @@ final as (
         coalesce(first_touches.first_source, '(none)') as first_source,
         coalesce(first_touches.first_medium, '(none)') as first_medium,
         first_touches.first_touch_at,
-        coalesce(channel_json.channels, {{ empty_json_object() }}) as channels
-    from customers
+        coalesce(channel_json.channels, {{ empty_json_object() }}) as channels,
+        fingerprints.input_fingerprint as _input_fingerprint
+    from scoped_customers as customers
+    inner join fingerprints
+        on customers.customer_uuid = fingerprints.customer_uuid
     left join first_touches
         on customers.customer_uuid = first_touches.customer_uuid
     left join channel_json

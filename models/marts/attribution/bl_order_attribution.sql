@@ -6,7 +6,19 @@
     Every touch in the window gets a row under every model, with credit 0 where
     the model gives it nothing. An order without touches in the window gets one
     'direct' row per model with credit 1 and no touchpoint.
+
+    Incremental by customer (macros/incremental_scope.sql): a run rewrites only the
+    orders of customers whose touchpoints changed.
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='customer_uuid',
+    on_schema_change='fail',
+    pre_hook="{{ bitrix_omni.delete_keys_without_inputs(
+        'customer_uuid', 'int_journeys__touchpoints',
+        {'touchpoint_type': 'order', 'source_table': 'b_sale_order'}) }}",
+) }}
 {%- set lookback_days = var('bitrix_omni_attribution_lookback_days') | int -%}
 {%- set half_life_days = var('bitrix_omni_attribution_half_life_days') | float -%}
 
@@ -28,16 +40,40 @@ attribution_models as (
     select 'time_decay' as attribution_model
 ),
 
+order_touchpoints as (
+    select * from touchpoints
+    where
+        touchpoint_type = 'order'
+        and source_table = 'b_sale_order'
+),
+
+-- the touchpoints of customers with orders: the only customers with rows here
+customer_touchpoints as (
+    select * from touchpoints
+    where customer_uuid in (select order_touchpoints.customer_uuid from order_touchpoints)
+),
+
+fingerprints as (
+    {{ key_fingerprints('customer_uuid', [
+        {'relation': 'customer_touchpoints', 'columns': [
+            'touchpoint_id', 'source_id', 'touchpoint_type', 'source_table', 'channel',
+            'is_marketing_touch', 'occurred_at', 'revenue', lookback_days, half_life_days,
+        ]},
+    ]) }}
+),
+
+scope as (  -- noqa: ST03
+    {{ keys_to_build('customer_uuid', 'fingerprints') }}
+),
+
 orders as (
     select
         source_id as order_id,
         customer_uuid,
         occurred_at as order_at,
         revenue
-    from touchpoints
-    where
-        touchpoint_type = 'order'
-        and source_table = 'b_sale_order'
+    from order_touchpoints
+    where {{ in_scope('customer_uuid') }}
 ),
 
 -- touchpoint_id is unique in the timeline (tested there)
@@ -47,8 +83,10 @@ marketing_touches as (
         customer_uuid,
         occurred_at as touchpoint_at,
         channel
-    from touchpoints
-    where is_marketing_touch
+    from customer_touchpoints
+    where
+        is_marketing_touch
+        and {{ in_scope('customer_uuid') }}
 ),
 
 window_touches as (
@@ -173,23 +211,29 @@ attributed_rows as (
 final as (
     select
         ---------- ids
-        cast(order_id as {{ dbt.type_bigint() }}) as order_id,
-        cast(customer_uuid as {{ dbt.type_string() }}) as customer_uuid,
-        cast(touchpoint_id as {{ dbt.type_string() }}) as touchpoint_id,
+        cast(attributed_rows.order_id as {{ dbt.type_bigint() }}) as order_id,
+        cast(attributed_rows.customer_uuid as {{ dbt.type_string() }}) as customer_uuid,
+        cast(attributed_rows.touchpoint_id as {{ dbt.type_string() }}) as touchpoint_id,
         ---------- strings
-        cast(channel as {{ dbt.type_string() }}) as channel,
-        cast(attribution_model as {{ dbt.type_string() }}) as attribution_model,
+        cast(attributed_rows.channel as {{ dbt.type_string() }}) as channel,
+        cast(attributed_rows.attribution_model as {{ dbt.type_string() }}) as attribution_model,
         ---------- numerics
-        cast(revenue as numeric(28, 6)) as revenue,
-        cast(touch_position as {{ dbt.type_bigint() }}) as touch_position,
-        cast(touches_in_window as {{ dbt.type_bigint() }}) as touches_in_window,
-        cast(credit as double precision) as credit,
-        cast(revenue * cast(credit as double precision) as numeric(28, 6))
-            as attributed_revenue,
+        cast(attributed_rows.revenue as numeric(28, 6)) as revenue,
+        cast(attributed_rows.touch_position as {{ dbt.type_bigint() }}) as touch_position,
+        cast(attributed_rows.touches_in_window as {{ dbt.type_bigint() }}) as touches_in_window,
+        cast(attributed_rows.credit as double precision) as credit,
+        cast(
+            attributed_rows.revenue * cast(attributed_rows.credit as double precision)
+            as numeric(28, 6)
+        ) as attributed_revenue,
         ---------- timestamps
-        order_at,
-        touchpoint_at
+        attributed_rows.order_at,
+        attributed_rows.touchpoint_at,
+        ---------- incremental state
+        fingerprints.input_fingerprint as _input_fingerprint
     from attributed_rows
+    inner join fingerprints
+        on attributed_rows.customer_uuid = fingerprints.customer_uuid
 )
 
 select * from final

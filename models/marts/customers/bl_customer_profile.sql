@@ -1,4 +1,8 @@
-{#- The unified customer: ids across Bitrix, best contacts, activity span, channels. -#}
+{#-
+    The unified customer: ids across Bitrix, best contacts, activity span, channels.
+    Incremental by customer (macros/incremental_scope.sql): a run rewrites only the
+    customers whose customer row, channels or orders changed.
+-#}
 {#- PostgreSQL indexes for BI lookups; DuckDB builds none (its table swap and
     indexes do not mix, and scans are fast without them). -#}
 {{ config(
@@ -7,6 +11,12 @@
         {'columns': ['user_id']},
         {'columns': ['crm_contact_id']},
     ] if target.type != 'duckdb' else [],
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='customer_uuid',
+    on_schema_change='fail',
+    pre_hook="{{ bitrix_omni.delete_keys_without_inputs(
+        'customer_uuid', 'int_identity__customers') }}",
 ) }}
 with
 
@@ -22,6 +32,24 @@ orders as (
     select * from {{ ref('int_journeys__orders') }}
 ),
 
+-- every order and channel row belongs to a customer of int_identity__customers
+fingerprints as (
+    {{ key_fingerprints('customer_uuid', [
+        {'relation': 'customers', 'columns': [
+            'user_id', 'fuser_ids', 'crm_contact_id', 'email', 'phone', 'records',
+            'first_seen_at', 'last_seen_at',
+        ]},
+        {'relation': 'customer_channels', 'columns': ['first_channel', 'channels']},
+        {'relation': 'orders', 'columns': [
+            'order_id', 'order_total', 'created_at', 'is_canceled',
+        ]},
+    ]) }}
+),
+
+scope as (  -- noqa: ST03
+    {{ keys_to_build('customer_uuid', 'fingerprints') }}
+),
+
 order_figures as (
     select
         customer_uuid,
@@ -30,7 +58,9 @@ order_figures as (
         min(created_at) as first_order_at,
         max(created_at) as last_order_at
     from orders
-    where not is_canceled
+    where
+        not is_canceled
+        and {{ in_scope('customer_uuid') }}
     group by 1
 ),
 
@@ -55,12 +85,17 @@ profile as (
         customers.first_seen_at as first_seen,
         customers.last_seen_at as last_seen,
         order_figures.first_order_at,
-        order_figures.last_order_at
+        order_figures.last_order_at,
+        ---------- incremental state
+        fingerprints.input_fingerprint as _input_fingerprint
     from customers
+    inner join fingerprints
+        on customers.customer_uuid = fingerprints.customer_uuid
     left join customer_channels
         on customers.customer_uuid = customer_channels.customer_uuid
     left join order_figures
         on customers.customer_uuid = order_figures.customer_uuid
+    where {{ in_scope('customers.customer_uuid') }}
 )
 
 select * from profile

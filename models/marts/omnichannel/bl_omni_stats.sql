@@ -3,14 +3,14 @@
     of the touch; new customers, orders and revenue by the customer's first
     acquisition channel.
 
-    Incremental: a run recomputes (a) the last `bitrix_omni_omni_stats_lookback_hours`
-    hours before the newest hour already built, for late-arriving data, and (b)
-    every hour touched by customers whose identity changed in this run (new
-    records, merges), because their first channel and counts may have moved.
-    Rows are replaced hour by hour (unique_key hour_at), so an incremental run
+    Incremental by hour (macros/incremental_scope.sql): every hour keeps the
+    fingerprint of the rows it counts (touches, customer starts, orders with the
+    customer's first channel), and a run rebuilds the hours whose rows changed: new
+    data, late data of any age, replica edits, merges that move a customer's first
+    channel. Rows are replaced hour by hour (unique_key hour_at), so an incremental run
     gives the same table as a full refresh. A rebuilt hour that no longer has any
-    figures is sent as an all-zero row, so that its stale rows are deleted, and
-    the post-hook removes it again.
+    figures is sent as an all-zero row, so that its stale rows are deleted, and the
+    post-hook removes it again.
 -#}
 {#- PostgreSQL indexes for BI lookups; DuckDB builds none (its table swap and
     indexes do not mix, and scans are fast without them). -#}
@@ -30,8 +30,6 @@
     ],
 ) }}
 
--- depends_on: {{ ref('int_identity__current_map') }}
-
 with
 
 touchpoints as (
@@ -50,119 +48,102 @@ customers as (
     select * from {{ ref('int_identity__customers') }}
 ),
 
-customer_starts as (
-    select
-        customers.customer_uuid,
-        customer_channels.first_channel,
-        {{ dbt.date_trunc('hour', 'customers.first_seen_at') }} as start_hour
-    from customers
-    inner join customer_channels
-        on customers.customer_uuid = customer_channels.customer_uuid
-),
-
-{% if is_incremental() %}
-    identity_map as (
-        select * from {{ ref('int_identity__current_map') }}
-    ),
-
-    -- customers whose figures may have moved: new records or merges in the latest
-    -- identity run (the registry rewrites only changed rows, stamped with the run's
-    -- time), or still inside their acquisition window (their first channel can change)
-    changed_customers as (
-        select distinct identity_map.customer_uuid
-        from identity_map
-        where
-            (
-                identity_map.previous_customer_uuid is null
-                or identity_map.previous_customer_uuid <> identity_map.customer_uuid
-            )
-            and identity_map.resolved_at = (
-                select max(latest.resolved_at) from identity_map as latest
-            )
-        union
-        select customers.customer_uuid
-        from customers
-        where customers.first_seen_at >= (
-            select
-                {{ dbt.dateadd(
-                    'day',
-                    -1 * var('bitrix_omni_acquisition_window_days'),
-                    'max(built.hour_at)'
-                ) }}
-            from {{ this }} as built
-        )
-    ),
-
-    hours_to_build as (
-        select {{ dbt.date_trunc('hour', 'touchpoints.occurred_at') }} as hour_at
-        from touchpoints
-        inner join changed_customers
-            on touchpoints.customer_uuid = changed_customers.customer_uuid
-        union
-        -- where a changed customer may have counted as new before: any of its
-        -- records' first appearance
-        select {{ dbt.date_trunc('hour', 'identity_map.first_seen_at') }} as hour_at
-        from identity_map
-        inner join changed_customers
-            on identity_map.customer_uuid = changed_customers.customer_uuid
-        union
-        select distinct {{ dbt.date_trunc('hour', 'touchpoints.occurred_at') }} as hour_at
-        from touchpoints
-        where touchpoints.occurred_at >= (
-            select
-                {{ dbt.dateadd(
-                    'hour',
-                    -1 * var('bitrix_omni_omni_stats_lookback_hours'),
-                    'max(built.hour_at)'
-                ) }}
-            from {{ this }} as built
-        )
-    ),
-{% endif %}
-
-touch_figures as (
+-- the rows each hour counts
+touch_rows as (
     select
         {{ dbt.date_trunc('hour', 'occurred_at') }} as hour_at,
         channel,
-        count(*) as touchpoints,
-        count(distinct customer_uuid) as active_customers,
-        0 as new_customers,
-        0 as orders,
-        0 as revenue
+        customer_uuid
     from touchpoints
     where not is_conversion
-    group by 1, 2
 ),
 
-start_figures as (
+start_rows as (
     select
-        start_hour as hour_at,
-        first_channel as channel,
-        0 as touchpoints,
-        0 as active_customers,
-        count(*) as new_customers,
-        0 as orders,
-        0 as revenue
-    from customer_starts
-    where start_hour is not null
-    group by 1, 2
+        {{ dbt.date_trunc('hour', 'customers.first_seen_at') }} as hour_at,
+        customer_channels.first_channel as channel,
+        customers.customer_uuid
+    from customers
+    inner join customer_channels
+        on customers.customer_uuid = customer_channels.customer_uuid
+    where customers.first_seen_at is not null
 ),
 
-order_figures as (
+order_rows as (
     select
         {{ dbt.date_trunc('hour', 'orders.created_at') }} as hour_at,
         customer_channels.first_channel as channel,
-        0 as touchpoints,
-        0 as active_customers,
-        0 as new_customers,
-        count(*) as orders,
-        sum(orders.order_total) as revenue
+        orders.order_id,
+        orders.order_total
     from orders
     inner join customer_channels
         on orders.customer_uuid = customer_channels.customer_uuid
     where
         not orders.is_canceled
         and orders.created_at is not null
+),
+
+fingerprints as (
+    {{ key_fingerprints('hour_at', [
+        {'relation': 'touch_rows', 'columns': ["'touch'", 'channel', 'customer_uuid']},
+        {'relation': 'start_rows', 'columns': ["'start'", 'channel', 'customer_uuid']},
+        {'relation': 'order_rows', 'columns': ["'order'", 'channel', 'order_id', 'order_total']},
+    ]) }}
+),
+
+-- hours with new or changed rows, and (incremental runs) built hours without rows now
+scope as (  -- noqa: ST03
+    {{ keys_to_build('hour_at', 'fingerprints') }}
+    {%- if is_scoped_run() %}
+        union
+        select built.hour_at as scope_key
+        from {{ this }} as built
+        where not exists (
+            select 1 from fingerprints
+            where fingerprints.hour_at = built.hour_at
+        )
+    {%- endif %}
+),
+
+touch_figures as (
+    select
+        hour_at,
+        channel,
+        count(*) as touchpoints,
+        count(distinct customer_uuid) as active_customers,
+        0 as new_customers,
+        0 as orders,
+        0 as revenue
+    from touch_rows
+    where {{ in_scope('hour_at') }}
+    group by 1, 2
+),
+
+start_figures as (
+    select
+        hour_at,
+        channel,
+        0 as touchpoints,
+        0 as active_customers,
+        count(*) as new_customers,
+        0 as orders,
+        0 as revenue
+    from start_rows
+    where {{ in_scope('hour_at') }}
+    group by 1, 2
+),
+
+order_figures as (
+    select
+        hour_at,
+        channel,
+        0 as touchpoints,
+        0 as active_customers,
+        0 as new_customers,
+        count(*) as orders,
+        sum(order_total) as revenue
+    from order_rows
+    where {{ in_scope('hour_at') }}
     group by 1, 2
 ),
 
@@ -172,18 +153,18 @@ all_figures as (
     select * from start_figures
     union all
     select * from order_figures
-    {% if is_incremental() %}
+    {%- if is_scoped_run() %}
         union all
         select
-            hour_at,
+            scope_key as hour_at,
             '(none)' as channel,
             0 as touchpoints,
             0 as active_customers,
             0 as new_customers,
             0 as orders,
             0 as revenue
-        from hours_to_build
-    {% endif %}
+        from scope
+    {%- endif %}
 ),
 
 hourly as (
@@ -194,13 +175,13 @@ hourly as (
         cast(sum(all_figures.active_customers) as bigint) as active_customers,
         cast(sum(all_figures.new_customers) as bigint) as new_customers,
         cast(sum(all_figures.orders) as bigint) as orders,
-        cast(sum(all_figures.revenue) as decimal(18, 4)) as revenue
+        cast(sum(all_figures.revenue) as decimal(18, 4)) as revenue,
+        ---------- incremental state
+        fingerprints.input_fingerprint as _input_fingerprint
     from all_figures
-    {% if is_incremental() %}
-        inner join hours_to_build
-            on all_figures.hour_at = hours_to_build.hour_at
-    {% endif %}
-    group by 1, 2
+    left join fingerprints
+        on all_figures.hour_at = fingerprints.hour_at
+    group by 1, 2, 8
 )
 
 select * from hourly
