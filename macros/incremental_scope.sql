@@ -79,6 +79,17 @@
 {%- endmacro %}
 
 
+{#- The same fingerprint as `key_fingerprints` with one input, as a window over that input's
+    rows (for a model with one output row per input row: no join to attach it; `in_scope`
+    keeps all rows of a key together). -#}
+{% macro fingerprint_over(key, columns) %}
+    cast(
+        sum({{ bitrix_omni.bx_hash(columns) }}) over (partition by {{ key }})
+        as {{ bitrix_omni.fingerprint_type() }}
+    )
+{%- endmacro %}
+
+
 {#- The type of `_input_fingerprint` (for model contracts): a sum of 64-bit hashes. -#}
 {% macro fingerprint_type() %}
     {{- return('decimal(38, 0)') -}}
@@ -87,8 +98,10 @@
 
 {#- The body of the `scope` CTE: the keys to (re)build, as `scope_key`. In an incremental
     run only keys whose fingerprint no stored row has (all keys if the stored table
-    predates fingerprints; `on_schema_change: fail` then asks for `--full-refresh`). -#}
-{% macro keys_to_build(key, fingerprints) %}
+    predates fingerprints; `on_schema_change: fail` then asks for `--full-refresh`); with
+    `vanished`, also the stored keys that have no inputs any more, for a model that sends
+    a tombstone row for them (see `tombstone_keys`). -#}
+{% macro keys_to_build(key, fingerprints, vanished=false) %}
     select {{ fingerprints }}.{{ key }} as scope_key
     from {{ fingerprints }}
     {%- if bitrix_omni.is_scoped_run() %}
@@ -99,8 +112,49 @@
             built.{{ key }} = {{ fingerprints }}.{{ key }}
             and built._input_fingerprint = {{ fingerprints }}.input_fingerprint
     )
+    {%- if vanished %}
+    union
+    select built.{{ key }} as scope_key
+    from {{ this }} as built
+    where not exists (
+        select 1
+        from {{ fingerprints }}
+        where {{ fingerprints }}.{{ key }} = built.{{ key }}
+    )
+    {%- endif %}
     {%- endif %}
 {%- endmacro %}
+
+
+{#- For a model whose key can lose all its rows while its inputs remain: the scoped keys
+    without fingerprint (in a full build none), as rows `key` and NULL in `columns`
+    ({name: SQL type}) and `_input_fingerprint`. delete+insert then deletes the key's stored
+    rows, and the post-hook `delete_tombstones()` the tombstone itself. -#}
+{% macro tombstone_keys(key, fingerprints, columns) %}
+    select
+        scope.scope_key as {{ key }},
+        {%- for column_name, data_type in columns.items() %}
+        cast(null as {{ data_type }}) as {{ column_name }},
+        {%- endfor %}
+        cast(null as {{ bitrix_omni.fingerprint_type() }}) as _input_fingerprint
+    from scope
+    where
+        {%- if bitrix_omni.is_scoped_run() %}
+        not exists (
+            select 1
+            from {{ fingerprints }}
+            where {{ fingerprints }}.{{ key }} = scope.scope_key
+        )
+        {%- else %}
+        false
+        {%- endif %}
+{%- endmacro %}
+
+
+{#- Post-hook of models with tombstone rows. -#}
+{% macro delete_tombstones() %}
+    delete from {{ this }} where _input_fingerprint is null
+{% endmacro %}
 
 
 {#- A condition keeping the rows of keys in scope (always true in a full build). -#}

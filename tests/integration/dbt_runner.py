@@ -22,9 +22,9 @@ class DbtRun:
     returncode: int
     output: str
 
-    def query(self, sql: str) -> list[tuple]:
+    def query(self, sql: str, parameters: list | None = None) -> list[tuple]:
         with duckdb.connect(str(self.database), read_only=True) as connection:
-            return connection.execute(sql).fetchall()
+            return connection.execute(sql, parameters).fetchall()
 
     def scalar(self, sql: str):
         return self.query(sql)[0][0]

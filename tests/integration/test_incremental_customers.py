@@ -22,13 +22,15 @@ CUTOFF = "2024-10-01 00:00:00"
 #: dbt build without the data tests: the edits below are not what the tests are about.
 BUILD = ["build", "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
 
-#: The key-scoped incremental models, by schema, with a text column to mark a row with.
+#: The key-scoped incremental models, by schema: their key and a text column to mark with.
 SCOPED = {
-    "main_intermediate.int_identity__customers": "email",
-    "main_intermediate.int_journeys__customer_channels": "first_source",
-    "main.bl_customer_profile": "email",
-    "main.bl_customer_journeys": "touchpoint_detail",
-    "main.bl_order_attribution": "channel",
+    "main_intermediate.int_identity__customers": ("customer_uuid", "email"),
+    "main_intermediate.int_identity__usable_identifiers": ("record_key", "evidence"),
+    "main_intermediate.int_journeys__customer_channels": ("customer_uuid", "first_source"),
+    "main.bl_customer_profile": ("customer_uuid", "email"),
+    "main.bl_customer_journeys": ("customer_uuid", "touchpoint_detail"),
+    "main.bl_customer_identity_evidence": ("record_key", "edge_status"),
+    "main.bl_order_attribution": ("customer_uuid", "channel"),
 }
 #: Other tables built from them, compared as well.
 DOWNSTREAM = (
@@ -152,22 +154,19 @@ def test_the_second_run_was_scoped(exports, runs):
     marked = _set_markers(incremental_dir / "warehouse.duckdb")
     again = run_dbt(BUILD, exports["final"], incremental_dir)
     assert again.returncode == 0, again.output[-4000:]
-    for table, column in SCOPED.items():
-        customer = marked[table]
+    for table, (key, column) in SCOPED.items():
         values = again.query(
-            f"select distinct {column} from {table} where customer_uuid = '{customer}'"
+            f"select distinct {column} from {table} where {key} = ?", [marked[table]]
         )
         assert values == [("marker",)], table
 
 
 def _set_markers(database: Path) -> dict[str, str]:
-    """Set the marker column of one customer's rows in every scoped table."""
+    """Set the marker column of one key's rows in every scoped table."""
     marked = {}
     with duckdb.connect(str(database)) as connection:
-        for table, column in SCOPED.items():
-            customer = connection.execute(f"select min(customer_uuid) from {table}").fetchone()[0]
-            connection.execute(
-                f"update {table} set {column} = 'marker' where customer_uuid = ?", [customer]
-            )
-            marked[table] = customer
+        for table, (key, column) in SCOPED.items():
+            value = connection.execute(f"select min({key}) from {table}").fetchone()[0]
+            connection.execute(f"update {table} set {column} = 'marker' where {key} = ?", [value])
+            marked[table] = value
     return marked

@@ -17,6 +17,11 @@
     pre_hook="{{ bitrix_omni.delete_keys_without_inputs(
         'customer_uuid', 'int_journeys__touchpoints') }}",
 ) }}
+{%- set touch_columns = [
+    'touchpoint_id', 'channel', 'touchpoint_type', 'utm_source', 'utm_medium', 'utm_campaign',
+    'crm_source_id', 'touchpoint_detail', 'source_table', 'source_id', 'revenue',
+    'is_conversion', 'is_marketing_touch', 'occurred_at',
+] %}
 with
 
 touchpoints as (
@@ -25,11 +30,7 @@ touchpoints as (
 
 fingerprints as (
     {{ key_fingerprints('customer_uuid', [
-        {'relation': 'touchpoints', 'columns': [
-            'touchpoint_id', 'channel', 'touchpoint_type', 'utm_source', 'utm_medium',
-            'utm_campaign', 'crm_source_id', 'touchpoint_detail', 'source_table', 'source_id',
-            'revenue', 'is_conversion', 'is_marketing_touch', 'occurred_at',
-        ]},
+        {'relation': 'touchpoints', 'columns': touch_columns},
     ]) }}
 ),
 
@@ -40,39 +41,37 @@ scope as (  -- noqa: ST03
 ordered as (
     select
         ---------- ids
-        touchpoints.touchpoint_id,
-        touchpoints.customer_uuid,
+        touchpoint_id,
+        customer_uuid,
         ---------- strings
-        touchpoints.channel,
-        touchpoints.touchpoint_type,
-        touchpoints.utm_source,
-        touchpoints.utm_medium,
-        touchpoints.utm_campaign,
-        touchpoints.crm_source_id,
-        touchpoints.touchpoint_detail,
-        touchpoints.source_table,
+        channel,
+        touchpoint_type,
+        utm_source,
+        utm_medium,
+        utm_campaign,
+        crm_source_id,
+        touchpoint_detail,
+        source_table,
         ---------- numerics
-        touchpoints.source_id,
-        touchpoints.revenue,
+        source_id,
+        revenue,
         row_number() over (
-            partition by touchpoints.customer_uuid
-            order by touchpoints.occurred_at, touchpoints.touchpoint_id
+            partition by customer_uuid
+            order by occurred_at, touchpoint_id
         ) as step_number,
         ---------- booleans
-        touchpoints.is_conversion,
-        touchpoints.is_marketing_touch,
+        is_conversion,
+        is_marketing_touch,
         ---------- timestamps
-        touchpoints.occurred_at,
-        lag(touchpoints.channel) over (
-            partition by touchpoints.customer_uuid
-            order by touchpoints.occurred_at, touchpoints.touchpoint_id
+        occurred_at,
+        lag(channel) over (
+            partition by customer_uuid
+            order by occurred_at, touchpoint_id
         ) as previous_channel,
         ---------- incremental state
-        fingerprints.input_fingerprint as _input_fingerprint
+        {{ fingerprint_over('customer_uuid', touch_columns) }} as _input_fingerprint
     from touchpoints
-    inner join fingerprints
-        on touchpoints.customer_uuid = fingerprints.customer_uuid
-    where {{ in_scope('touchpoints.customer_uuid') }}
+    where {{ in_scope('customer_uuid') }}
 )
 
 select * from ordered

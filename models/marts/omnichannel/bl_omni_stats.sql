@@ -93,16 +93,7 @@ fingerprints as (
 
 -- hours with new or changed rows, and (incremental runs) built hours without rows now
 scope as (  -- noqa: ST03
-    {{ keys_to_build('hour_at', 'fingerprints') }}
-    {%- if is_scoped_run() %}
-        union
-        select built.hour_at as scope_key
-        from {{ this }} as built
-        where not exists (
-            select 1 from fingerprints
-            where fingerprints.hour_at = built.hour_at
-        )
-    {%- endif %}
+    {{ keys_to_build('hour_at', 'fingerprints', vanished=true) }}
 ),
 
 touch_figures as (
