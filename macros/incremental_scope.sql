@@ -79,15 +79,46 @@
 {%- endmacro %}
 
 
-{#- The same fingerprint as `key_fingerprints` with one input, as a window over that input's
-    rows (for a model with one output row per input row: no join to attach it; `in_scope`
-    keeps all rows of a key together). -#}
-{% macro fingerprint_over(key, columns) %}
+{#-
+    The same fingerprint, computed inside the model's own per-key aggregation (a full
+    build then needs neither the `fingerprints` CTE nor a join to attach it):
+    `fingerprint_part(columns)` is one input's share, an aggregate over that input's rows
+    of the key; `fingerprint_of([parts])` adds the shares (a part may be NULL: a key
+    without rows in that input, or the hash of the key's single row).
+    `fingerprint_over(key, columns)` is the whole fingerprint of a one-input model as a
+    window over the input rows. All rows of a key are in scope together, so these equal
+    `key_fingerprints` in scoped runs too.
+-#}
+{% macro fingerprint_part(columns) %}
+    sum({{ bitrix_omni.bx_hash(columns) }})
+{%- endmacro %}
+
+{% macro fingerprint_of(parts) %}
     cast(
-        sum({{ bitrix_omni.bx_hash(columns) }}) over (partition by {{ key }})
+        {%- for part in parts %}
+        cast(coalesce({{ part }}, 0) as {{ bitrix_omni.fingerprint_type() }})
+        {{- " +" if not loop.last }}
+        {%- endfor %}
         as {{ bitrix_omni.fingerprint_type() }}
     )
 {%- endmacro %}
+
+{% macro fingerprint_over(key, columns) %}
+    cast(
+        {{ bitrix_omni.fingerprint_part(columns) }} over (partition by {{ key }})
+        as {{ bitrix_omni.fingerprint_type() }}
+    )
+{%- endmacro %}
+
+
+{#- Column names with a table prefix, for hashing columns of a joined relation. -#}
+{% macro qualified(prefix, columns) %}
+    {%- set names = [] -%}
+    {%- for column_name in columns -%}
+        {%- do names.append(prefix ~ '.' ~ column_name) -%}
+    {%- endfor -%}
+    {{- return(names) -}}
+{% endmacro %}
 
 
 {#- The type of `_input_fingerprint` (for model contracts): a sum of 64-bit hashes. -#}
@@ -100,7 +131,7 @@
     run only keys whose fingerprint no stored row has (all keys if the stored table
     predates fingerprints; `on_schema_change: fail` then asks for `--full-refresh`); with
     `vanished`, also the stored keys that have no inputs any more, for a model that sends
-    a tombstone row for them (see `tombstone_keys`). -#}
+    a row for them that deletes their stored rows (bl_omni_stats' all-zero rows). -#}
 {% macro keys_to_build(key, fingerprints, vanished=false) %}
     select {{ fingerprints }}.{{ key }} as scope_key
     from {{ fingerprints }}
@@ -124,37 +155,6 @@
     {%- endif %}
     {%- endif %}
 {%- endmacro %}
-
-
-{#- For a model whose key can lose all its rows while its inputs remain: the scoped keys
-    without fingerprint (in a full build none), as rows `key` and NULL in `columns`
-    ({name: SQL type}) and `_input_fingerprint`. delete+insert then deletes the key's stored
-    rows, and the post-hook `delete_tombstones()` the tombstone itself. -#}
-{% macro tombstone_keys(key, fingerprints, columns) %}
-    select
-        scope.scope_key as {{ key }},
-        {%- for column_name, data_type in columns.items() %}
-        cast(null as {{ data_type }}) as {{ column_name }},
-        {%- endfor %}
-        cast(null as {{ bitrix_omni.fingerprint_type() }}) as _input_fingerprint
-    from scope
-    where
-        {%- if bitrix_omni.is_scoped_run() %}
-        not exists (
-            select 1
-            from {{ fingerprints }}
-            where {{ fingerprints }}.{{ key }} = scope.scope_key
-        )
-        {%- else %}
-        false
-        {%- endif %}
-{%- endmacro %}
-
-
-{#- Post-hook of models with tombstone rows. -#}
-{% macro delete_tombstones() %}
-    delete from {{ this }} where _input_fingerprint is null
-{% endmacro %}
 
 
 {#- A condition keeping the rows of keys in scope (always true in a full build). -#}

@@ -25,15 +25,15 @@ BUILD = ["build", "--exclude-resource-type", "test", "--exclude-resource-type", 
 #: The key-scoped incremental models, by schema: their key and a text column to mark with.
 SCOPED = {
     "main_intermediate.int_identity__customers": ("customer_uuid", "email"),
-    "main_intermediate.int_identity__usable_identifiers": ("record_key", "evidence"),
     "main_intermediate.int_journeys__customer_channels": ("customer_uuid", "first_source"),
     "main.bl_customer_profile": ("customer_uuid", "email"),
     "main.bl_customer_journeys": ("customer_uuid", "touchpoint_detail"),
-    "main.bl_customer_identity_evidence": ("record_key", "edge_status"),
     "main.bl_order_attribution": ("customer_uuid", "channel"),
 }
-#: Other tables built from them, compared as well.
+#: Other incremental tables and tables built from the scoped ones, compared as well.
 DOWNSTREAM = (
+    "main.bl_customer_identity_map",
+    "main.bl_customer_identity_evidence",
     "main.bl_channel_attribution",
     "main.bl_omni_stats",
     "main.bl_orders_by_first_channel",

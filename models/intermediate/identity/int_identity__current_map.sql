@@ -1,4 +1,9 @@
-{#- The registry's current records: one row per identity record that still exists. -#}
+{#-
+    The registry's current records: one row per identity record that still exists.
+    A view: the registry is a table already, and copying its millions of rows on every
+    run would cost more than filtering them where they are read.
+-#}
+{{ config(materialized='view') }}
 with
 
 registry as (

@@ -6,6 +6,12 @@
     Incremental by customer (macros/incremental_scope.sql): a run rebuilds only the
     customers whose records or usable contacts changed.
 -#}
+{%- set map_columns = [
+    'record_key', 'source_table', 'source_id', 'first_seen_at', 'last_seen_at',
+] %}
+{%- set identifier_columns = [
+    'record_key', 'identifier_kind', 'identifier_value', 'evidence', 'last_seen_at',
+] %}
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
@@ -26,12 +32,8 @@ usable_identifiers as (
 
 fingerprints as (
     {{ key_fingerprints('customer_uuid', [
-        {'relation': 'identity_map', 'columns': [
-            'record_key', 'source_table', 'source_id', 'first_seen_at', 'last_seen_at',
-        ]},
-        {'relation': 'usable_identifiers', 'columns': [
-            'record_key', 'identifier_kind', 'identifier_value', 'evidence', 'last_seen_at',
-        ]},
+        {'relation': 'identity_map', 'columns': map_columns},
+        {'relation': 'usable_identifiers', 'columns': identifier_columns},
     ]) }}
 ),
 
@@ -61,8 +63,17 @@ customer_spans as (
         cast(
             sum(case when source_table = 'b_crm_contact' then 1 else 0 end) as bigint
         ) as crm_contacts,
-        cast(sum(case when source_table = 'b_crm_lead' then 1 else 0 end) as bigint) as crm_leads
+        cast(sum(case when source_table = 'b_crm_lead' then 1 else 0 end) as bigint) as crm_leads,
+        {{ fingerprint_part(map_columns) }} as map_fingerprint
     from scoped_map
+    group by 1
+),
+
+identifier_fingerprints as (
+    select
+        customer_uuid,
+        {{ fingerprint_part(identifier_columns) }} as identifier_fingerprint
+    from scoped_identifiers
     group by 1
 ),
 
@@ -167,10 +178,13 @@ customers as (
         customer_spans.first_seen_at,
         customer_spans.last_seen_at,
         ---------- incremental state
-        fingerprints.input_fingerprint as _input_fingerprint
+        {{ fingerprint_of([
+            'customer_spans.map_fingerprint',
+            'identifier_fingerprints.identifier_fingerprint',
+        ]) }} as _input_fingerprint
     from customer_spans
-    inner join fingerprints
-        on customer_spans.customer_uuid = fingerprints.customer_uuid
+    left join identifier_fingerprints
+        on customer_spans.customer_uuid = identifier_fingerprints.customer_uuid
     left join main_ids
         on customer_spans.customer_uuid = main_ids.customer_uuid
     left join fuser_lists

@@ -21,6 +21,11 @@
         'customer_uuid', 'int_identity__customers') }}",
 ) }}
 {%- set window_days = var('bitrix_omni_acquisition_window_days') | int %}
+{%- set customer_columns = ['first_seen_at', 'site_users', 'buyers', 'orders'] %}
+{%- set touch_columns = [
+    'occurred_at', 'channel', 'touchpoint_type', 'source_table', 'utm_source', 'utm_medium',
+    'crm_source_id', 'is_marketing_touch', 'is_conversion',
+] %}
 with
 
 touchpoints as (
@@ -34,13 +39,8 @@ customers as (
 -- the timeline's customers are customers (touchpoints are attached through the map)
 fingerprints as (
     {{ key_fingerprints('customer_uuid', [
-        {'relation': 'customers', 'columns': [
-            'first_seen_at', 'site_users', 'buyers', 'orders', window_days,
-        ]},
-        {'relation': 'touchpoints', 'columns': [
-            'occurred_at', 'channel', 'touchpoint_type', 'source_table', 'utm_source',
-            'utm_medium', 'crm_source_id', 'is_marketing_touch', 'is_conversion',
-        ]},
+        {'relation': 'customers', 'columns': customer_columns + [window_days]},
+        {'relation': 'touchpoints', 'columns': touch_columns},
     ]) }}
 ),
 
@@ -124,6 +124,14 @@ channel_figures as (
     group by 1, 2
 ),
 
+touch_fingerprints as (
+    select
+        customer_uuid,
+        {{ fingerprint_part(touch_columns) }} as touch_fingerprint
+    from scoped_touchpoints
+    group by 1
+),
+
 channel_json as (
     select
         customer_uuid,
@@ -151,10 +159,13 @@ final as (
         coalesce(first_touches.first_medium, '(none)') as first_medium,
         first_touches.first_touch_at,
         coalesce(channel_json.channels, {{ empty_json_object() }}) as channels,
-        fingerprints.input_fingerprint as _input_fingerprint
+        {{ fingerprint_of([
+            bx_hash(qualified('customers', customer_columns) + [window_days]),
+            'touch_fingerprints.touch_fingerprint',
+        ]) }} as _input_fingerprint
     from scoped_customers as customers
-    inner join fingerprints
-        on customers.customer_uuid = fingerprints.customer_uuid
+    left join touch_fingerprints
+        on customers.customer_uuid = touch_fingerprints.customer_uuid
     left join first_touches
         on customers.customer_uuid = first_touches.customer_uuid
     left join channel_json

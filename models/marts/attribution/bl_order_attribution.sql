@@ -21,6 +21,10 @@
 ) }}
 {%- set lookback_days = var('bitrix_omni_attribution_lookback_days') | int -%}
 {%- set half_life_days = var('bitrix_omni_attribution_half_life_days') | float -%}
+{%- set touch_columns = [
+    'touchpoint_id', 'source_id', 'touchpoint_type', 'source_table', 'channel',
+    'is_marketing_touch', 'occurred_at', 'revenue', lookback_days, half_life_days,
+] -%}
 
 with
 
@@ -55,10 +59,7 @@ customer_touchpoints as (
 
 fingerprints as (
     {{ key_fingerprints('customer_uuid', [
-        {'relation': 'customer_touchpoints', 'columns': [
-            'touchpoint_id', 'source_id', 'touchpoint_type', 'source_table', 'channel',
-            'is_marketing_touch', 'occurred_at', 'revenue', lookback_days, half_life_days,
-        ]},
+        {'relation': 'customer_touchpoints', 'columns': touch_columns},
     ]) }}
 ),
 
@@ -66,14 +67,25 @@ scope as (  -- noqa: ST03
     {{ keys_to_build('customer_uuid', 'fingerprints') }}
 ),
 
+customer_fingerprints as (
+    select
+        customer_uuid,
+        {{ fingerprint_of([fingerprint_part(touch_columns)]) }} as customer_fingerprint
+    from customer_touchpoints
+    where {{ in_scope('customer_uuid') }}
+    group by 1
+),
+
 orders as (
     select
-        source_id as order_id,
-        customer_uuid,
-        occurred_at as order_at,
-        revenue
+        order_touchpoints.source_id as order_id,
+        order_touchpoints.customer_uuid,
+        order_touchpoints.occurred_at as order_at,
+        order_touchpoints.revenue,
+        customer_fingerprints.customer_fingerprint
     from order_touchpoints
-    where {{ in_scope('customer_uuid') }}
+    inner join customer_fingerprints
+        on order_touchpoints.customer_uuid = customer_fingerprints.customer_uuid
 ),
 
 -- touchpoint_id is unique in the timeline (tested there)
@@ -95,6 +107,7 @@ window_touches as (
         orders.customer_uuid,
         orders.order_at,
         orders.revenue,
+        orders.customer_fingerprint,
         marketing_touches.touchpoint_id,
         marketing_touches.channel,
         marketing_touches.touchpoint_at,
@@ -120,6 +133,7 @@ positioned_touches as (
         customer_uuid,
         order_at,
         revenue,
+        customer_fingerprint,
         touchpoint_id,
         channel,
         touchpoint_at,
@@ -139,6 +153,7 @@ credited_touches as (
         positioned_touches.customer_uuid,
         positioned_touches.order_at,
         positioned_touches.revenue,
+        positioned_touches.customer_fingerprint,
         positioned_touches.touchpoint_id,
         positioned_touches.channel,
         positioned_touches.touchpoint_at,
@@ -186,6 +201,7 @@ direct_orders as (
         orders.customer_uuid,
         orders.order_at,
         orders.revenue,
+        orders.customer_fingerprint,
         cast(null as {{ dbt.type_string() }}) as touchpoint_id,
         'direct' as channel,
         cast(null as {{ dbt.type_timestamp() }}) as touchpoint_at,
@@ -230,10 +246,8 @@ final as (
         attributed_rows.order_at,
         attributed_rows.touchpoint_at,
         ---------- incremental state
-        fingerprints.input_fingerprint as _input_fingerprint
+        attributed_rows.customer_fingerprint as _input_fingerprint
     from attributed_rows
-    inner join fingerprints
-        on attributed_rows.customer_uuid = fingerprints.customer_uuid
 )
 
 select * from final

@@ -3,10 +3,6 @@
     per (record, e-mail/phone) and per known link between two records, with its
     status. "Why are these two one customer?" is a query on this table. E-mails
     and phones appear only hashed and masked.
-
-    Incremental by record (macros/incremental_scope.sql): a run rewrites only the
-    edges of records whose edges, statuses or customers changed; a record that has
-    no edge left gets a tombstone row that deletes its edges.
 -#}
 {#- PostgreSQL indexes for BI lookups; DuckDB builds none (its table swap and
     indexes do not mix, and scans are fast without them). -#}
@@ -16,11 +12,6 @@
         {'columns': ['customer_uuid']},
         {'columns': ['identifier_hash']},
     ] if target.type != 'duckdb' else [],
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='record_key',
-    on_schema_change='fail',
-    post_hook="{{ bitrix_omni.delete_tombstones() }}",
 ) }}
 with
 
@@ -41,7 +32,8 @@ identity_map as (
 ),
 
 identifier_edges as (
-    select
+    -- distinct: two raw spellings of one value in the same field are one edge
+    select distinct
         identifiers.record_key,
         identity_map.customer_uuid,
         identifiers.identifier_kind as edge_kind,
@@ -89,55 +81,6 @@ edges as (
     select * from identifier_edges
     union all
     select * from link_edges
-),
-
-fingerprints as (
-    {{ key_fingerprints('record_key', [
-        {'relation': 'edges', 'columns': [
-            'customer_uuid', 'edge_kind', 'evidence', 'identifier_hash', 'identifier_masked',
-            'linked_record_key', 'edge_status',
-        ]},
-    ]) }}
-),
-
-scope as (
-    {{ keys_to_build('record_key', 'fingerprints', vanished=true) }}
-),
-
--- distinct: two raw spellings of one value in the same field are one edge
-scoped_edges as (
-    select distinct
-        edges.record_key,
-        edges.customer_uuid,
-        edges.edge_kind,
-        edges.evidence,
-        edges.identifier_hash,
-        edges.identifier_masked,
-        edges.linked_record_key,
-        edges.edge_status,
-        fingerprints.input_fingerprint as _input_fingerprint
-    from edges
-    inner join fingerprints
-        on edges.record_key = fingerprints.record_key
-    where {{ in_scope('edges.record_key') }}
-),
-
-tombstones as (
-    {{ tombstone_keys('record_key', 'fingerprints', {
-        'customer_uuid': dbt.type_string(),
-        'edge_kind': dbt.type_string(),
-        'evidence': dbt.type_string(),
-        'identifier_hash': dbt.type_string(),
-        'identifier_masked': dbt.type_string(),
-        'linked_record_key': dbt.type_string(),
-        'edge_status': dbt.type_string(),
-    }) }}
-),
-
-final as (
-    select * from scoped_edges
-    union all
-    select * from tombstones
 )
 
-select * from final
+select * from edges

@@ -18,6 +18,12 @@
     pre_hook="{{ bitrix_omni.delete_keys_without_inputs(
         'customer_uuid', 'int_identity__customers') }}",
 ) }}
+{%- set customer_columns = [
+    'user_id', 'fuser_ids', 'crm_contact_id', 'email', 'phone', 'records', 'first_seen_at',
+    'last_seen_at',
+] %}
+{%- set channel_columns = ['first_channel', 'channels'] %}
+{%- set order_columns = ['order_id', 'order_total', 'created_at'] %}
 with
 
 customers as (
@@ -32,17 +38,17 @@ orders as (
     select * from {{ ref('int_journeys__orders') }}
 ),
 
+counted_orders as (
+    select * from orders
+    where not is_canceled
+),
+
 -- every order and channel row belongs to a customer of int_identity__customers
 fingerprints as (
     {{ key_fingerprints('customer_uuid', [
-        {'relation': 'customers', 'columns': [
-            'user_id', 'fuser_ids', 'crm_contact_id', 'email', 'phone', 'records',
-            'first_seen_at', 'last_seen_at',
-        ]},
-        {'relation': 'customer_channels', 'columns': ['first_channel', 'channels']},
-        {'relation': 'orders', 'columns': [
-            'order_id', 'order_total', 'created_at', 'is_canceled',
-        ]},
+        {'relation': 'customers', 'columns': customer_columns},
+        {'relation': 'customer_channels', 'columns': channel_columns},
+        {'relation': 'counted_orders', 'columns': order_columns},
     ]) }}
 ),
 
@@ -56,11 +62,10 @@ order_figures as (
         count(*) as orders,
         sum(order_total) as revenue,
         min(created_at) as first_order_at,
-        max(created_at) as last_order_at
-    from orders
-    where
-        not is_canceled
-        and {{ in_scope('customer_uuid') }}
+        max(created_at) as last_order_at,
+        {{ fingerprint_part(order_columns) }} as order_fingerprint
+    from counted_orders
+    where {{ in_scope('customer_uuid') }}
     group by 1
 ),
 
@@ -87,10 +92,13 @@ profile as (
         order_figures.first_order_at,
         order_figures.last_order_at,
         ---------- incremental state
-        fingerprints.input_fingerprint as _input_fingerprint
+        {{ fingerprint_of([
+            bx_hash(qualified('customers', customer_columns)),
+            'case when customer_channels.customer_uuid is not null then '
+            ~ bx_hash(qualified('customer_channels', channel_columns)) ~ ' end',
+            'order_figures.order_fingerprint',
+        ]) }} as _input_fingerprint
     from customers
-    inner join fingerprints
-        on customers.customer_uuid = fingerprints.customer_uuid
     left join customer_channels
         on customers.customer_uuid = customer_channels.customer_uuid
     left join order_figures
