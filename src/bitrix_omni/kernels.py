@@ -6,7 +6,9 @@ these on every core with the GIL released, reading the Arrow buffers in place:
 * :func:`hex_digests`: SHA-256 or SHA-1 of many strings (hashlib costs one Python call
   per value, on one core);
 * :func:`joined_rows`: the row of each key in a column of unique keys (one hash join;
-  dictionary-encoding all the strings together is several times slower).
+  dictionary-encoding all the strings together is several times slower);
+* :func:`rows_not_in`: a left anti join on several text columns (pyarrow's join takes
+  3.5 s where this takes 0.5 s at 2.5M pairs).
 
 Results are identical to the plain Python computations (unit tests compare them); an
 older DuckDB without a function falls back to hashlib.
@@ -18,7 +20,7 @@ import binascii
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Final
 
@@ -29,7 +31,7 @@ import pyarrow.compute as pc
 
 from bitrix_omni.arrow import as_large_strings
 
-__all__ = ["digests", "hex_digests", "joined_rows"]
+__all__ = ["digests", "hex_digests", "joined_rows", "rows_not_in"]
 
 _ALGORITHMS: Final = ("sha1", "sha256")
 _BLOCK: Final = 1 << 20  # values per hashlib block (bounds temporary Python bytes)
@@ -120,3 +122,14 @@ def joined_rows(keys: pa.Array, lookup: pa.Array | pa.ChunkedArray) -> np.ndarra
         for batch in found:
             out[batch.column(0).to_numpy()] = batch.column(1).to_numpy()
     return out
+
+
+def rows_not_in(table: pa.Table, seen: pa.Table, keys: Sequence[str]) -> pa.Table:
+    """The rows of ``table`` whose ``keys`` match no row of ``seen`` (a left anti join;
+    a null key matches nothing), with ``table``'s schema. Row order is not kept."""
+    if table.num_rows == 0 or seen.num_rows == 0:
+        return table
+    condition = " and ".join(f'_table."{key}" = _seen."{key}"' for key in keys)
+    with _duckdb(_table=table, _seen=seen.select(list(keys))) as con:
+        out = con.sql(f"select _table.* from _table anti join _seen on {condition}")
+        return out.to_arrow_table().cast(table.schema)

@@ -15,7 +15,7 @@ import phonenumbers
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from bitrix_omni import __version__, memory, normalize
+from bitrix_omni import __version__, kernels, memory, normalize
 from bitrix_omni.arrow import as_text, bool_mask
 from bitrix_omni.frames import to_arrow
 from bitrix_omni.identity import (
@@ -324,9 +324,7 @@ def normalize_new_values(
     """
     raw = _value_pairs(raw_values)
     if cached is not None:
-        seen = _value_pairs(cached)
-        if seen.num_rows:
-            raw = raw.join(seen, keys=["identifier_kind", "value_raw"], join_type="left anti")
+        raw = kernels.rows_not_in(raw, _value_pairs(cached), ["identifier_kind", "value_raw"])
     values, hashes, masks = normalize.normalize_identifier_columns(
         raw["identifier_kind"], raw["value_raw"], default_region
     )

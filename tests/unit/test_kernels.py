@@ -100,3 +100,27 @@ def test_kernels_spill_to_the_system_temp_directory() -> None:
     with kernels._duckdb() as con:
         (setting,) = con.execute("select current_setting('temp_directory')").fetchone()
     assert setting == kernels._SPILL_DIRECTORY
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from(["email", "phone"]), TEXT), max_size=30),
+    st.lists(st.tuples(st.sampled_from(["email", "phone"]), TEXT), max_size=30),
+)
+def test_rows_not_in_equals_pyarrow_anti_join(
+    rows: list[tuple[str, str | None]], seen: list[tuple[str, str | None]]
+) -> None:
+    def table(pairs: list[tuple[str, str | None]]) -> pa.Table:
+        kinds, values = zip(*pairs, strict=True) if pairs else ((), ())
+        return pa.table(
+            {
+                "kind": pa.array(kinds, pa.large_string()),
+                "value": pa.array(values, pa.large_string()),
+            }
+        )
+
+    left, right = table(rows), table(seen)
+    got = kernels.rows_not_in(left, right, ["kind", "value"])
+    expected = left.join(right, keys=["kind", "value"], join_type="left anti")
+    assert got.schema == left.schema
+    assert sorted(got.to_pylist(), key=repr) == sorted(expected.to_pylist(), key=repr)
