@@ -21,7 +21,7 @@
                 'customer_uuid', 'int_identity__current_map') }}",
         ) }}
         ...
-        fingerprints as (
+        fingerprints as (   -- every key's fingerprint: only needed to find the scope
             {{ key_fingerprints('customer_uuid', [
                 {'relation': 'identity_map', 'columns': ['record_key', 'first_seen_at']},
             ]) }}
@@ -30,8 +30,16 @@
             {{ keys_to_build('customer_uuid', 'fingerprints') }}
         ),
         scoped_map as (select * from identity_map where {{ in_scope('customer_uuid') }}),
+        spans as (
+            select
+                customer_uuid,
+                ...,
+                {{ fingerprint_part(['record_key', 'first_seen_at']) }} as map_fingerprint
+            from scoped_map
+            group by 1
+        ),
         ...
-        select ..., fingerprints.input_fingerprint as _input_fingerprint
+        select ..., {{ fingerprint_of(['spans.map_fingerprint']) }} as _input_fingerprint
 
     In a full build (first run, `--full-refresh`) the scope is every key and `in_scope`
     renders `true` (so `scope` is unused there: hence the `noqa: ST03` for sqlfluff).
