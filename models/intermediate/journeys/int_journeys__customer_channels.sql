@@ -159,6 +159,7 @@ final as (
         coalesce(first_touches.first_medium, '(none)') as first_medium,
         first_touches.first_touch_at,
         coalesce(channel_json.channels, {{ empty_json_object() }}) as channels,
+        ---------- incremental state
         {{ fingerprint_of([
             bx_hash(qualified('customers', customer_columns) + [window_days]),
             'touch_fingerprints.touch_fingerprint',
