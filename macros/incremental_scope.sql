@@ -43,8 +43,9 @@
 
     In a full build (first run, `--full-refresh`) the scope is every key and `in_scope`
     renders `true` (so `scope` is unused there: hence the `noqa: ST03` for sqlfluff).
-    A changed model or seed still needs `--full-refresh`; changed vars do not when the
-    model hashes them with its inputs. Keys with several rows (a journey) are fine: the
+    A change of a model's own SQL needs `dbt build --full-refresh --select <model>+`;
+    changed input rows (whatever changed them upstream: data, seeds, vars) and changed vars
+    the model hashes with its inputs do not. Keys with several rows (a journey) are fine: the
     fingerprint is on each row and delete+insert replaces all rows of a key.
 -#}
 
