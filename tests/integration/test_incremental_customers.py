@@ -170,3 +170,28 @@ def _set_markers(database: Path) -> dict[str, str]:
             connection.execute(f"update {table} set {column} = 'marker' where {key} = ?", [value])
             marked[table] = value
     return marked
+
+
+def test_a_changed_var_rebuilds_what_it_affects(exports, runs, tmp_path):
+    """Vars a scoped model hashes with its inputs (acquisition window, attribution
+    windows) change every fingerprint: an incremental run with new values equals a
+    --full-refresh with them."""
+    changed = [
+        "--vars",
+        "{bitrix_omni_acquisition_window_days: 1, bitrix_omni_attribution_lookback_days: 3,"
+        " bitrix_omni_attribution_half_life_days: 2}",
+    ]
+    incremental_dir = tmp_path / "incremental"
+    incremental_dir.mkdir()
+    shutil.copy(runs["reference"].database, incremental_dir / "warehouse.duckdb")
+    incremental = run_dbt([*BUILD, *changed], exports["final"], incremental_dir)
+    assert incremental.returncode == 0, incremental.output[-4000:]
+    reference_dir = tmp_path / "reference"
+    reference_dir.mkdir()
+    shutil.copy(incremental.database, reference_dir / "warehouse.duckdb")
+    reference = run_dbt([*BUILD, *changed, "--full-refresh"], exports["final"], reference_dir)
+    assert reference.returncode == 0, reference.output[-4000:]
+    for table in (*SCOPED, *DOWNSTREAM):
+        assert rows(incremental, table) == rows(reference, table), table
+    channels = "main_intermediate.int_journeys__customer_channels"
+    assert rows(incremental, channels) != rows(runs["reference"], channels)
