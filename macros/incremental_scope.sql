@@ -120,16 +120,6 @@
 {%- endmacro %}
 
 
-{#- Column names with a table prefix, for hashing columns of a joined relation. -#}
-{% macro qualified(prefix, columns) %}
-    {%- set names = [] -%}
-    {%- for column_name in columns -%}
-        {%- do names.append(prefix ~ '.' ~ column_name) -%}
-    {%- endfor -%}
-    {{- return(names) -}}
-{% endmacro %}
-
-
 {#- The type of `_input_fingerprint` (for model contracts): a sum of 64-bit hashes. -#}
 {% macro fingerprint_type() %}
     {{- return('decimal(38, 0)') -}}

@@ -25,10 +25,11 @@
 -#}
 
 
-{#- A hash of a whole raw row (the text columns as bitrix_source reads them): NULL-safe and
+{#- A hash of the named columns (a whole raw row: the text columns as bitrix_source reads
+    them), optionally of the relation `prefix` ('customers.'): NULL-safe and
     position-sensitive. The values are engine-specific; compare them within one database. -#}
-{% macro bx_row_hash(columns) %}
-    {{- return(bitrix_omni.bx_hash([bitrix_omni.bitrix_quoted_csv(columns)])) -}}
+{% macro bx_row_hash(columns, prefix='') %}
+    {{- return(bitrix_omni.bx_hash([bitrix_omni.bitrix_quoted_csv(columns, prefix)])) -}}
 {% endmacro %}
 
 

@@ -161,7 +161,7 @@ final as (
         coalesce(channel_json.channels, {{ empty_json_object() }}) as channels,
         ---------- incremental state
         {{ fingerprint_of([
-            bx_hash(qualified('customers', customer_columns) + [window_days]),
+            bx_hash([bitrix_quoted_csv(customer_columns, 'customers.'), window_days]),
             'touch_fingerprints.touch_fingerprint',
         ]) }} as _input_fingerprint
     from scoped_customers as customers

@@ -93,9 +93,9 @@ profile as (
         order_figures.last_order_at,
         ---------- incremental state
         {{ fingerprint_of([
-            bx_hash(qualified('customers', customer_columns)),
+            bx_row_hash(customer_columns, 'customers.'),
             'case when customer_channels.customer_uuid is not null then '
-            ~ bx_hash(qualified('customer_channels', channel_columns)) ~ ' end',
+            ~ bx_row_hash(channel_columns, 'customer_channels.') ~ ' end',
             'order_figures.order_fingerprint',
         ]) }} as _input_fingerprint
     from customers
