@@ -40,3 +40,9 @@ def edit_first(column: str, value: str):
 
 def delete_first(header: list[str], body: list[list[str]]) -> str:
     return body.pop(0)[0]
+
+
+def is_before(header: list[str], row: list[str], column: str, cutoff: str) -> bool:
+    """Whether the row's time in ``column`` is set and earlier than ``cutoff`` (both in the
+    export's own ``YYYY-MM-DD HH:MM:SS`` text, which sorts as time)."""
+    return "" < row[header.index(column)] < cutoff

@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from dbt_runner import DbtRun, run_dbt
-from export_edits import delete_first, edit_first, mutate
+from export_edits import delete_first, edit_first, is_before, mutate
 
 from bitrix_omni.exports import export_until
 from bitrix_omni.generate import generate
@@ -50,16 +50,12 @@ def rows(run: DbtRun, table: str) -> list[tuple]:
     ]
 
 
-def _before_cutoff(header: list[str], row: list[str], column: str) -> bool:
-    return "" < row[header.index(column)] < CUTOFF
-
-
 def share_email(header: list[str], body: list[list[str]]) -> tuple[str, str]:
     """The second of two early site users takes the first one's e-mail: they merge."""
     people = [
         row
         for row in body
-        if _before_cutoff(header, row, "DATE_REGISTER")
+        if is_before(header, row, "DATE_REGISTER", CUTOFF)
         and row[header.index("EMAIL")]
         and not row[header.index("EXTERNAL_AUTH_ID")]
     ]
@@ -69,7 +65,7 @@ def share_email(header: list[str], body: list[list[str]]) -> tuple[str, str]:
 
 
 def cancel_early_order(header: list[str], body: list[list[str]]) -> str:
-    row = next(r for r in body[5:] if _before_cutoff(header, r, "DATE_INSERT"))
+    row = next(r for r in body[5:] if is_before(header, r, "DATE_INSERT", CUTOFF))
     row[header.index("CANCELED")] = "Y"
     return row[0]
 

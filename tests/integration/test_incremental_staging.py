@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from dbt_runner import DbtRun, run_dbt
-from export_edits import delete_first, edit_first, mutate
+from export_edits import delete_first, edit_first, is_before, mutate
 
 from bitrix_omni.exports import export_until
 from bitrix_omni.generate import generate
@@ -47,8 +47,7 @@ def newer_duplicate(header: list[str], body: list[list[str]]) -> str:
 def older_duplicate(header: list[str], body: list[list[str]]) -> str:
     """A stale replica row of an old order: older DATE_UPDATE, it must not win. Its key
     changed (a new raw row), so the key's unchanged row is re-read with it and wins."""
-    inserted = header.index("DATE_INSERT")
-    duplicate = list(next(row for row in body[1:] if "" < row[inserted] < CUTOFF))
+    duplicate = list(next(row for row in body[1:] if is_before(header, row, "DATE_INSERT", CUTOFF)))
     duplicate[header.index("DATE_UPDATE")] = "2000-01-01 00:00:00"
     duplicate[header.index("STATUS_ID")] = "Y"
     body.append(duplicate)
