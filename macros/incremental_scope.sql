@@ -156,9 +156,10 @@
 {%- endmacro %}
 
 
-{#- A condition keeping the rows of keys in scope (always true in a full build). -#}
-{% macro in_scope(column) %}
-    {%- if bitrix_omni.is_scoped_run() -%}
+{#- A condition keeping the rows of keys in scope (always true in a full build). `marker`:
+    the column whose presence in the stored table makes a run scoped (see is_scoped_run). -#}
+{% macro in_scope(column, marker='_input_fingerprint') %}
+    {%- if bitrix_omni.is_scoped_run(marker) -%}
         {{ column }} in (select scope.scope_key from scope)
     {%- else -%}
         true
@@ -166,12 +167,13 @@
 {%- endmacro %}
 
 
-{#- An incremental run on a table that has fingerprints (never in a dbt unit test, which
-    has no `this`). -#}
-{% macro is_scoped_run() %}
+{#- An incremental run on a table that has fingerprints, or the `marker` column a model
+    scopes its runs by (never in a dbt unit test, which has no `this`). A stored table
+    without it is built whole, and `on_schema_change: fail` then asks for --full-refresh. -#}
+{% macro is_scoped_run(marker='_input_fingerprint') %}
     {{ return(
         execute and this is not none and is_incremental()
-        and bitrix_omni.relation_has_column(this, '_input_fingerprint')
+        and bitrix_omni.relation_has_column(this, marker)
     ) }}
 {% endmacro %}
 

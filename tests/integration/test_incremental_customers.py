@@ -22,18 +22,20 @@ CUTOFF = "2024-10-01 00:00:00"
 #: dbt build without the data tests: the edits below are not what the tests are about.
 BUILD = ["build", "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
 
-#: The key-scoped incremental models, by schema: their key and a text column to mark with.
+#: The incremental models that rebuild only some keys, by schema: their key and a text
+#: column to mark with (one their change detection does not read).
 SCOPED = {
     "main_intermediate.int_identity__customers": ("customer_uuid", "email"),
     "main_intermediate.int_journeys__customer_channels": ("customer_uuid", "first_source"),
     "main.bl_customer_profile": ("customer_uuid", "email"),
     "main.bl_customer_journeys": ("customer_uuid", "touchpoint_detail"),
     "main.bl_order_attribution": ("customer_uuid", "channel"),
+    "main_intermediate.int_identity__usable_identifiers": ("record_key", "customer_uuid"),
+    "main.bl_customer_identity_evidence": ("record_key", "customer_uuid"),
 }
 #: Other incremental tables and tables built from the scoped ones, compared as well.
 DOWNSTREAM = (
     "main.bl_customer_identity_map",
-    "main.bl_customer_identity_evidence",
     "main.bl_channel_attribution",
     "main.bl_omni_stats",
     "main.bl_orders_by_first_channel",
@@ -52,16 +54,32 @@ def rows(run: DbtRun, table: str) -> list[tuple]:
 
 def share_email(header: list[str], body: list[list[str]]) -> tuple[str, str]:
     """The second of two early site users takes the first one's e-mail: they merge."""
-    people = [
-        row
-        for row in body
-        if is_before(header, row, "DATE_REGISTER", CUTOFF)
-        and row[header.index("EMAIL")]
-        and not row[header.index("EXTERNAL_AUTH_ID")]
-    ]
+    people = [row for row in early_people(header, body) if row[header.index("EMAIL")]]
     first, second = people[10], people[11]
     second[header.index("EMAIL")] = first[header.index("EMAIL")]
     return first[0], second[0]
+
+
+def early_people(header: list[str], body: list[list[str]]) -> list[list[str]]:
+    return [
+        row
+        for row in body
+        if is_before(header, row, "DATE_REGISTER", CUTOFF)
+        and not row[header.index("EXTERNAL_AUTH_ID")]
+    ]
+
+
+def share_value(people: slice, column: str, value: str):
+    """Early site users (a slice of them) take one value (more than five users: more than
+    the guard's limit of customers per identifier); returns their ids."""
+
+    def change(header: list[str], body: list[list[str]]) -> list[str]:
+        chosen = early_people(header, body)[people]
+        for row in chosen:
+            row[header.index(column)] = value
+        return [row[0] for row in chosen]
+
+    return change
 
 
 def cancel_early_order(header: list[str], body: list[list[str]]) -> str:
@@ -75,6 +93,12 @@ def exports(tmp_path_factory) -> dict:
     base = tmp_path_factory.mktemp("exports")
     full = base / "full"
     generate(full, 500, seed=17)
+    # over-shared from the start; two of the six drop it in the final export (released)
+    shared = mutate(full, "b_user", share_value(slice(20, 26), "PERSONAL_MOBILE", "+79150001122"))
+    # five users one customer through two shared phones; a sixth user takes one of them
+    # in the final export: it is over-shared, and nothing else about the five changes
+    family = mutate(full, "b_user", share_value(slice(40, 45), "PERSONAL_PHONE", "+79150005500"))
+    mutate(full, "b_user", share_value(slice(40, 45), "WORK_PHONE", "+79150005566"))
     early = base / "early"
     export_until(full, early, CUTOFF)
     final = base / "final"
@@ -85,6 +109,14 @@ def exports(tmp_path_factory) -> dict:
         "deleted_order": mutate(final, "b_sale_order", delete_first),
         "edited_utm": mutate(final, "b_uts_user", edit_first("UF_UTM_SOURCE", "edited_source")),
         "deleted_contact_field": mutate(final, "b_crm_field_multi", delete_first),
+        "shared_phone": shared,
+        "released_phone": mutate(
+            final, "b_user", share_value(slice(20, 22), "PERSONAL_MOBILE", "")
+        ),
+        "family": family,
+        "over_shared_phone": mutate(
+            final, "b_user", share_value(slice(30, 36), "WORK_PHONE", "+7 915 000-33-44")
+        ),
     }
     return {"early": early, "final": final, "changes": changes}
 
@@ -95,6 +127,9 @@ def runs(exports, tmp_path_factory) -> dict:
     first = run_dbt(BUILD, exports["early"], incremental_dir)
     assert first.returncode == 0, first.output[-4000:]
     before = {table: rows(first, table) for table in SCOPED}
+    shared_before = edge_statuses(
+        first, exports["changes"]["shared_phone"], "b_user.PERSONAL_MOBILE"
+    )
     second = run_dbt(BUILD, exports["final"], incremental_dir)
     assert second.returncode == 0, second.output[-4000:]
     compiled = (
@@ -111,6 +146,7 @@ def runs(exports, tmp_path_factory) -> dict:
     return {
         "incremental_dir": incremental_dir,
         "before": before,
+        "shared_phone_before": shared_before,
         "second": second,
         "second_compiled": compiled,
         "reference": reference,
@@ -138,6 +174,78 @@ def test_the_edits_changed_customers(exports, runs):
     assert not second.query(
         f"select 1 from main.bl_order_attribution where order_id = {int(canceled)}"
     )
+
+
+def edge_statuses(run: DbtRun, users: list[str], evidence: str) -> list[tuple]:
+    keys = ", ".join(f"'b_user:{user}'" for user in users)
+    return run.query(
+        "select distinct edge_status from main.bl_customer_identity_evidence"
+        f" where record_key in ({keys}) and evidence = '{evidence}'"
+    )
+
+
+def family_registry(run: DbtRun, users: list[str]) -> list[tuple]:
+    keys = ", ".join(f"'b_user:{user}'" for user in users)
+    return run.query(
+        "select record_key, customer_uuid, match_method, customer_records, resolved_at"
+        f" from main.bl_customer_identity_map where record_key in ({keys}) order by 1"
+    )
+
+
+def test_guard_verdicts_changed_both_ways(exports, runs):
+    """A phone over-shared before and shared by four users after is used now; a phone
+    newly shared by six users is over-shared now: stored edges and usable values follow."""
+    second = runs["second"]
+
+    def usable(users: list[str], evidence: str) -> int:
+        keys = ", ".join(f"'b_user:{user}'" for user in users)
+        return second.query(
+            "select count(*) from main_intermediate.int_identity__usable_identifiers"
+            f" where record_key in ({keys}) and evidence = '{evidence}'"
+        )[0][0]
+
+    assert runs["shared_phone_before"] == [("over_shared",)]
+    still_sharing = exports["changes"]["shared_phone"][2:]
+    assert edge_statuses(second, still_sharing, "b_user.PERSONAL_MOBILE") == [("used",)]
+    assert usable(still_sharing, "b_user.PERSONAL_MOBILE") == len(still_sharing)
+    over_shared = exports["changes"]["over_shared_phone"]
+    assert edge_statuses(second, over_shared, "b_user.WORK_PHONE") == [("over_shared",)]
+    assert usable(over_shared, "b_user.WORK_PHONE") == 0
+
+
+def test_a_guard_verdict_alone_rebuilds_its_records(exports, runs, tmp_path):
+    """Only the guard's verdict on the family's work phone changes (a sixth user takes
+    it): not their identifier rows, not their registry rows. Their edges and usable
+    values still follow, as a --full-refresh has them."""
+    family = exports["changes"]["family"]
+    data = tmp_path / "data"
+    shutil.copytree(exports["final"], data)
+    mutate(data, "b_user", share_value(slice(45, 46), "WORK_PHONE", "+79150005566"))
+    incremental_dir = tmp_path / "incremental"
+    incremental_dir.mkdir()
+    shutil.copy(runs["reference"].database, incremental_dir / "warehouse.duckdb")
+    before = DbtRun(incremental_dir / "warehouse.duckdb", 0, "")
+    assert edge_statuses(before, family, "b_user.WORK_PHONE") == [("used",)]
+    registry_before = family_registry(before, family)
+
+    incremental = run_dbt(BUILD, data, incremental_dir)
+    assert incremental.returncode == 0, incremental.output[-4000:]
+    assert family_registry(incremental, family) == registry_before
+    assert edge_statuses(incremental, family, "b_user.WORK_PHONE") == [("over_shared",)]
+    keys = ", ".join(f"'b_user:{user}'" for user in family)
+    assert incremental.query(
+        "select evidence, count(*) from main_intermediate.int_identity__usable_identifiers"
+        f" where record_key in ({keys})"
+        " and evidence in ('b_user.PERSONAL_PHONE', 'b_user.WORK_PHONE') group by 1"
+    ) == [("b_user.PERSONAL_PHONE", len(family))]
+
+    reference_dir = tmp_path / "reference"
+    reference_dir.mkdir()
+    shutil.copy(incremental.database, reference_dir / "warehouse.duckdb")
+    reference = run_dbt([*BUILD, "--full-refresh"], data, reference_dir)
+    assert reference.returncode == 0, reference.output[-4000:]
+    for table in (*SCOPED, *DOWNSTREAM):
+        assert rows(incremental, table) == rows(reference, table), table
 
 
 def test_the_second_run_was_scoped(exports, runs):
