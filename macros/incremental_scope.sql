@@ -156,6 +156,18 @@
 {%- endmacro %}
 
 
+{#- The body of a `scope` CTE part: the keys (as `scope_key`) with a current row whose
+    `row_hash` no stored row has, or a stored row whose `row_hash` no current row has.
+    `current` and `built` are relations (CTEs) of (`key`, row_hash); one hash join. -#}
+{% macro keys_with_changed_rows(current, built, key='record_key') %}
+    select coalesce({{ current }}.{{ key }}, {{ built }}.{{ key }}) as scope_key
+    from {{ current }}
+    full outer join {{ built }}
+        on {{ current }}.row_hash = {{ built }}.row_hash
+    where {{ current }}.row_hash is null or {{ built }}.row_hash is null
+{%- endmacro %}
+
+
 {#- A condition keeping the rows of keys in scope (always true in a full build). `marker`:
     the column whose presence in the stored table makes a run scoped (see is_scoped_run). -#}
 {% macro in_scope(column, marker='_input_fingerprint') %}

@@ -6,7 +6,7 @@ return its frame. Everything here is plain pandas/pyarrow and unit-testable with
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
@@ -203,7 +203,7 @@ def registry_frame(
     else:
         found = key_positions(record_keys, keys)
         position = pa.array(found, mask=found < 0)
-    stamp = np.datetime64(pd.Timestamp(resolved_at).tz_localize(None).to_datetime64(), "us")
+    stamp = _utc_stamp(resolved_at)
     columns = {
         "record_key": keys,
         "source_table": normalize.as_large_strings(current["source_table"]),
@@ -248,6 +248,14 @@ def registry_frame(
     return pa.concat_tables([registry.filter(pa.array(changed)), gone])
 
 
+def _utc_stamp(moment: datetime) -> np.datetime64:
+    """A run's time as the warehouse's naive UTC microsecond TIMESTAMP."""
+    stamp = pd.Timestamp(moment)
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_convert("UTC").tz_localize(None)
+    return np.datetime64(stamp.to_datetime64(), "us")
+
+
 def _same(a: pa.Array | pa.ChunkedArray, b: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Per row: equal values, or both null."""
     return bool_mask(pc.equal(a, b)) | (bool_mask(pc.is_null(a)) & bool_mask(pc.is_null(b)))
@@ -290,6 +298,7 @@ NORMALIZED_VALUE_COLUMNS = (
     "identifier_masked",
     "is_valid",
     "normalizer",
+    "normalized_at",
 )
 
 
@@ -312,7 +321,10 @@ def _value_pairs(frame: Any) -> pa.Table:
 
 
 def normalize_new_values(
-    raw_values: Any, cached: Any = None, default_region: str = "RU"
+    raw_values: Any,
+    cached: Any = None,
+    default_region: str = "RU",
+    normalized_at: datetime | None = None,
 ) -> pa.Table:
     """Normalize the distinct (``identifier_kind``, ``value_raw``) pairs not yet cached.
 
@@ -320,7 +332,8 @@ def normalize_new_values(
     the current :func:`normalizer_fingerprint` (``None`` on a first run). Returns one row
     per new pair (:data:`NORMALIZED_VALUE_COLUMNS`), invalid values with
     ``is_valid = False`` and null value, hash and mask, so the cost of a run is
-    proportional to the values it has not seen.
+    proportional to the values it has not seen. ``normalized_at`` (default: now, UTC)
+    stamps the rows, so that readers can tell which values a run (re)normalized.
     """
     raw = _value_pairs(raw_values)
     if cached is not None:
@@ -339,6 +352,9 @@ def normalize_new_values(
             "is_valid": pc.is_valid(values),
             "normalizer": pa.array(
                 np.full(raw.num_rows, fingerprint, dtype=object), pa.large_string()
+            ),
+            "normalized_at": pa.array(
+                np.full(raw.num_rows, _utc_stamp(normalized_at or datetime.now(timezone.utc)))
             ),
         }
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -194,6 +196,10 @@ def test_normalize_new_values_skips_cached_pairs() -> None:
     assert first["identifier_hash"][0] == hash_identifier("email", "ivan@mail.ru")
     assert first["identifier_masked"][2] == mask_phone("+79151234567")
     assert set(first["normalizer"]) == {pipeline.normalizer_fingerprint("RU")}
+    stamped = pipeline.normalize_new_values(
+        raw, normalized_at=dt.datetime(2026, 1, 2, 6, 30, tzinfo=dt.timezone(dt.timedelta(hours=3)))
+    ).to_pandas()
+    assert set(stamped["normalized_at"]) == {pd.Timestamp("2026-01-02 03:30")}
 
     cached = raw.iloc[:4]
     again = pipeline.normalize_new_values(raw, cached).to_pandas()

@@ -131,21 +131,7 @@ remapped as (
 ),
 
 scope as (
-    select current_rows.record_key as scope_key
-    from current_rows
-    where not exists (
-        select 1 from built_rows
-        where built_rows.row_hash = current_rows.row_hash
-    )
-
-    union
-
-    select built_rows.record_key as scope_key
-    from built_rows
-    where not exists (
-        select 1 from current_rows
-        where current_rows.row_hash = built_rows.row_hash
-    )
+    {{ bitrix_omni.keys_with_changed_rows('current_rows', 'built_rows') }}
 
     union
 
