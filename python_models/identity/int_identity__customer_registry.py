@@ -7,7 +7,14 @@ customer_uuids stable when customers merge or split, so they survive `--full-ref
 from datetime import datetime, timezone
 
 from bitrix_omni.frames import to_arrow
-from bitrix_omni.pipeline import normalized_blocklist, registry_frame, resolve
+from bitrix_omni.pipeline import (
+    IDENTIFIER_INPUT_COLUMNS,
+    LINK_INPUT_COLUMNS,
+    RECORD_INPUT_COLUMNS,
+    normalized_blocklist,
+    registry_frame,
+    resolve,
+)
 
 
 def model(dbt, session):
@@ -20,9 +27,11 @@ def model(dbt, session):
     region = dbt.config.get("phone_default_region")
     cap = dbt.config.get("max_customers_per_identifier")
 
-    records = to_arrow(dbt.ref("int_identity__records"))
-    identifiers = to_arrow(dbt.ref("int_identity__normalized_identifiers"))
-    links = to_arrow(dbt.ref("int_identity__links"))
+    records = to_arrow(dbt.ref("int_identity__records"), RECORD_INPUT_COLUMNS)
+    identifiers = to_arrow(
+        dbt.ref("int_identity__normalized_identifiers"), IDENTIFIER_INPUT_COLUMNS
+    )
+    links = to_arrow(dbt.ref("int_identity__links"), LINK_INPUT_COLUMNS)
     blocklist = normalized_blocklist(to_arrow(dbt.ref("identity_blocklist")), region)
     previous = to_arrow(session.sql(f"select * from {dbt.this}")) if dbt.is_incremental else None
 

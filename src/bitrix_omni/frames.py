@@ -8,14 +8,23 @@ into a string.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 
 
-def to_arrow(frame: Any) -> pa.Table:
-    """Any supported frame (DuckDB relation, pyarrow, pandas, polars) as a pyarrow Table."""
+def to_arrow(frame: Any, columns: Sequence[str] | None = None) -> pa.Table:
+    """Any supported frame (DuckDB relation, pyarrow, pandas, polars) as a pyarrow Table;
+    with ``columns``, only those (a DuckDB relation then reads no other column)."""
+    if columns is not None and hasattr(frame, "project"):  # a DuckDB relation
+        frame = frame.project(", ".join('"' + c.replace('"', '""') + '"' for c in columns))
+    table = _as_arrow(frame)
+    return table if columns is None else table.select(list(columns))
+
+
+def _as_arrow(frame: Any) -> pa.Table:
     if isinstance(frame, pa.Table):
         return frame
     if isinstance(frame, pa.RecordBatchReader):

@@ -118,6 +118,20 @@ def normalized_blocklist(blocklist: Any, default_region: str = "RU") -> frozense
     return frozenset(v for v in values.to_pylist() if v is not None)
 
 
+#: The columns of the dbt inputs that identity resolution and the guards read; the thin
+#: models read only these (a DuckDB relation then reads no other column).
+RECORD_INPUT_COLUMNS = ("record_key", "source_table", "source_id", "first_seen_at", "last_seen_at")
+IDENTIFIER_INPUT_COLUMNS = (
+    "record_key",
+    "identifier_kind",
+    "identifier_value",
+    "evidence",
+    "identifier_hash",
+    "identifier_masked",
+)
+LINK_INPUT_COLUMNS = ("record_key", "other_record_key", "evidence")
+
+
 def _identity_inputs(
     records: Any,
     normalized_identifiers: Any,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -12,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bitrix_omni import pipeline
+from bitrix_omni.frames import to_arrow
 from bitrix_omni.identity import IdentityConfig, guard_identifiers, resolve_identities
 from bitrix_omni.normalize import (
     hash_identifier,
@@ -302,3 +304,18 @@ def test_registry_writes_only_changed_rows() -> None:
     fourth = _registry(records3, identifiers3, links3, stored, "2024-06-01 16:00")
     assert fourth.num_rows == 0
     assert stored.num_rows == len(records2)
+
+
+def test_to_arrow_reads_only_the_columns_asked_for() -> None:
+    """A DuckDB relation (what dbt-duckdb hands a Python model) is projected before it is
+    read; Arrow and pandas frames give the same table."""
+    table = pa.table({"a": [1, 2], "b": ["x", "y"], "c": [True, False]})
+    connection = duckdb.connect()
+    relation = connection.from_arrow(table)
+    for frame in (relation, table, table.to_pandas()):
+        assert to_arrow(frame, ["c", "a"]).to_pydict() == {"c": [True, False], "a": [1, 2]}
+        assert to_arrow(frame).column_names == ["a", "b", "c"]
+    projected = connection.sql('select 1 as "odd ""name""", 2 as b')
+    assert to_arrow(projected, ['odd "name"']).to_pydict() == {'odd "name"': [1]}
+    with pytest.raises(duckdb.BinderException):
+        to_arrow(relation, ["missing"])
