@@ -308,7 +308,7 @@ def test_parity_marts_and_staging(pg_db, pg_builds, duckdb_build):
 def test_second_build_writes_only_changes_on_postgres(pg_db, builds, tmp_path):
     """A second build on the same data: the incremental models find nothing new (the
     registry writes no row, the normalization cache no value, the key-scoped models no
-    changed fingerprint), and the marts stay equal."""
+    changed fingerprint, the record-scoped ones no changed row), and the tables stay equal."""
     schema = builds["lower"]
     figures = {
         "registry": f"select count(*), max(resolved_at) from {schema}_intermediate"
@@ -323,6 +323,12 @@ def test_second_build_writes_only_changes_on_postgres(pg_db, builds, tmp_path):
         "identity_map": f"select * from {schema}.bl_customer_identity_map order by record_key",
         "channels": f"select * from {schema}_intermediate.int_journeys__customer_channels"
         " order by customer_uuid",
+        "normalized": f"select * from {schema}_intermediate.int_identity__normalized_identifiers"
+        " order by record_key, identifier_kind, evidence, _source_row_hash",
+        "usable": f"select * from {schema}_intermediate.int_identity__usable_identifiers"
+        " order by record_key, identifier_kind, identifier_hash, evidence",
+        "evidence": f"select * from {schema}.bl_customer_identity_evidence order by record_key,"
+        " edge_kind, evidence, identifier_hash, linked_record_key, edge_status",
     }
     before = {name: _pg_query(pg_db, sql)[1] for name, sql in figures.items()}
     env = {
@@ -337,3 +343,4 @@ def test_second_build_writes_only_changes_on_postgres(pg_db, builds, tmp_path):
     assert after == before
     compiled = tmp_path / "target/compiled/bitrix_omni/models/marts/customers"
     assert "scope.scope_key" in (compiled / "bl_customer_profile.sql").read_text()
+    assert "full outer join" in (compiled / "bl_customer_identity_evidence.sql").read_text()
