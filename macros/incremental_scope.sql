@@ -168,6 +168,24 @@
 {%- endmacro %}
 
 
+{#- Rows that delete the stored rows of keys in `scope` that `rows` (the model's new rows,
+    a CTE) has no row for any more: the key and NULL in `columns` (the model's other
+    columns, in order; untyped NULLs take the types of the rows they are added to). The
+    model's post-hook deletes them again by a column that is never NULL otherwise. -#}
+{% macro rows_for_keys_without_rows(rows, key, columns) %}
+    select
+        scope.scope_key as {{ key }},
+        {%- for column_name in columns %}
+        null as {{ column_name }}{{ "," if not loop.last }}
+        {%- endfor %}
+    from scope
+    where not exists (
+        select 1 from {{ rows }}
+        where {{ rows }}.{{ key }} = scope.scope_key
+    )
+{%- endmacro %}
+
+
 {#- A condition keeping the rows of keys in scope (always true in a full build). `marker`:
     the column whose presence in the stored table makes a run scoped (see is_scoped_run). -#}
 {% macro in_scope(column, marker='_input_fingerprint') %}

@@ -101,19 +101,8 @@ union all
 
 -- a rebuilt record without identifier rows: deletes its stored rows (the post-hook
 -- removes it)
-select
-    scope.scope_key as record_key,
-    cast(null as {{ dbt.type_string() }}) as identifier_kind,
-    cast(null as {{ dbt.type_string() }}) as evidence,
-    cast(null as {{ dbt.type_string() }}) as identifier_value,
-    cast(null as {{ dbt.type_string() }}) as identifier_hash,
-    cast(null as {{ dbt.type_string() }}) as identifier_masked,
-    false as is_valid,
-    cast(null as {{ dbt.type_timestamp() }}) as normalized_at,
-    null as _source_row_hash
-from scope
-where not exists (
-    select 1 from normalized
-    where normalized.record_key = scope.scope_key
-)
+{{ bitrix_omni.rows_for_keys_without_rows('normalized', 'record_key', [
+    'identifier_kind', 'evidence', 'identifier_value', 'identifier_hash',
+    'identifier_masked', 'is_valid', 'normalized_at', '_source_row_hash',
+]) }}
 {%- endif %}

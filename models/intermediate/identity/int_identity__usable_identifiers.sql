@@ -106,19 +106,8 @@ union all
 
 -- a rebuilt record without usable values: deletes its stored rows (the post-hook
 -- removes it)
-select
-    scope.scope_key as record_key,
-    cast(null as {{ dbt.type_string() }}) as customer_uuid,
-    cast(null as {{ dbt.type_string() }}) as identifier_kind,
-    cast(null as {{ dbt.type_string() }}) as identifier_value,
-    cast(null as {{ dbt.type_string() }}) as identifier_hash,
-    cast(null as {{ dbt.type_string() }}) as identifier_masked,
-    cast(null as {{ dbt.type_string() }}) as evidence,
-    cast(null as {{ dbt.type_timestamp() }}) as last_seen_at,
-    cast(null as {{ dbt.type_timestamp() }}) as resolved_at
-from scope
-where not exists (
-    select 1 from usable
-    where usable.record_key = scope.scope_key
-)
+{{ bitrix_omni.rows_for_keys_without_rows('usable', 'record_key', [
+    'customer_uuid', 'identifier_kind', 'identifier_value', 'identifier_hash',
+    'identifier_masked', 'evidence', 'last_seen_at', 'resolved_at',
+]) }}
 {%- endif %}

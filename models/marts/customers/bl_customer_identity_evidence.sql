@@ -209,19 +209,8 @@ select * from edges
 union all
 
 -- a rebuilt record without edges: deletes its stored edges (the post-hook removes it)
-select
-    scope.scope_key as record_key,
-    cast(null as {{ dbt.type_string() }}) as customer_uuid,
-    cast(null as {{ dbt.type_string() }}) as edge_kind,
-    cast(null as {{ dbt.type_string() }}) as evidence,
-    cast(null as {{ dbt.type_string() }}) as identifier_hash,
-    cast(null as {{ dbt.type_string() }}) as identifier_masked,
-    cast(null as {{ dbt.type_string() }}) as linked_record_key,
-    cast(null as {{ dbt.type_string() }}) as edge_status,
-    cast(null as {{ dbt.type_timestamp() }}) as resolved_at
-from scope
-where not exists (
-    select 1 from edges
-    where edges.record_key = scope.scope_key
-)
+{{ bitrix_omni.rows_for_keys_without_rows('edges', 'record_key', [
+    'customer_uuid', 'edge_kind', 'evidence', 'identifier_hash', 'identifier_masked',
+    'linked_record_key', 'edge_status', 'resolved_at',
+]) }}
 {%- endif %}
