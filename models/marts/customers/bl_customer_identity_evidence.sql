@@ -88,6 +88,8 @@ current_rows as (
 
     union all
 
+    -- link rows are unique (each comes from one staged row, keyed by its table), so
+    -- comparing them as sets is exact
     select
         record_key,
         {{ bitrix_omni.bx_hash(['record_key', 'other_record_key', 'evidence']) }} as row_hash
