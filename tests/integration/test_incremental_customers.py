@@ -170,6 +170,32 @@ def test_incremental_run_equals_a_full_refresh(runs):
         assert rows(second, table) == rows(reference, table), table
 
 
+def tables(run: DbtRun) -> set[tuple[str, str]]:
+    return set(run.query("select schema_name, table_name from duckdb_tables()"))
+
+
+def test_an_incremental_run_leaves_no_temporary_tables(runs):
+    """The incremental Python models' DataFrames (written as `<model>__dbt_tmp<time>`)
+    are dropped: the incremental warehouse holds the same tables as the full refresh."""
+    second, reference = runs["second"], runs["reference"]
+    assert not [name for _, name in tables(second) if "__dbt_tmp" in name]
+    assert tables(second) == tables(reference)
+
+
+def test_a_left_over_temporary_table_is_dropped_by_the_next_run(exports, runs, tmp_path):
+    """A DataFrame table left by an earlier run that failed is dropped by the next run of
+    its model; a table that only starts with the model's name is not touched."""
+    shutil.copy(runs["reference"].database, tmp_path / "warehouse.duckdb")
+    registry = "int_identity__customer_registry"
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as connection:
+        connection.execute(f"create table main.{registry}__dbt_tmp20240101000000 as select 1 as x")
+        connection.execute(f"create table main.{registry}__dbt_tmp_keep as select 1 as x")
+    again = run_dbt(["run", "--select", registry], exports["final"], tmp_path)
+    assert again.returncode == 0, again.output[-4000:]
+    left = {name for _, name in tables(again) if "__dbt_tmp" in name}
+    assert left == {f"{registry}__dbt_tmp_keep"}
+
+
 def test_the_edits_changed_customers(exports, runs):
     second = runs["second"]
     first_user, second_user = exports["changes"]["merged_users"]
