@@ -6,9 +6,12 @@
     are found by content: every staged row keeps `_source_row_hash`, a hash of the whole raw
     row it came from. An incremental run re-stages only the keys for which some raw row has
     no staged row with the same key and hash, with *all* raw rows of such a key (so replica
-    de-duplication sees the same rows as a full build); keys that have no raw row any more
-    are deleted by the pre-hook `bitrix_delete_missing_keys`. The result equals a full
-    build: an unchanged key has every raw row identical to the row that won.
+    de-duplication sees the same rows as a full build). A key that has no raw row any more
+    (deleted in Bitrix) comes through the same read as a *tombstone*: one row with only the
+    raw key column(s) set and no `_source_row_hash`, so `delete+insert` removes the key's
+    staged row, and the post-hook `bitrix_delete_tombstones` removes the tombstone. The raw
+    export is read once per run. The result equals a full build: an unchanged key has every
+    raw row identical to the row that won.
 
     A staging model declares its raw table and key once, at the top:
 
@@ -18,10 +21,12 @@
         } -%}
         {{ config(unique_key=raw_table['key'].keys() | list, meta={'bitrix_raw_table': raw_table}) }}
 
-    `key` maps each staged key column to the cleaning-macro call that makes it from the raw
-    row (exactly the expression of that column in the model); optional `extra_columns` are
-    passed to bitrix_source. The source CTE reads `bitrix_staging_source(raw_table)`; the
-    pre-hook (dbt_project.yml, all staging models) reads the same dict from the model's meta.
+    `key` maps each staged key column to the cleaning-macro call that makes it from one raw
+    column (exactly the expression of that column in the model, `bx_<kind>('<raw column>')`;
+    the macro must give back a staged key from its own text, as bx_int, bx_ref and bx_code
+    do, so that a tombstone reaches its key); optional `extra_columns` are passed to
+    bitrix_source. The source CTE reads `bitrix_staging_source(raw_table)`; the post-hook
+    (dbt_project.yml, all staging models) reads the same dict from the model's meta.
 -#}
 
 
@@ -56,10 +61,29 @@
 {% endmacro %}
 
 
+{#- The raw column each key is made from: {staged column: raw column}, from the key
+    expressions `bx_<kind>('<raw column>')`. -#}
+{% macro bitrix_raw_key_columns(raw_table) %}
+    {%- set raw_columns = {} -%}
+    {%- for column_name, expression in raw_table['key'].items() -%}
+        {%- set found = modules.re.fullmatch("\\s*bx_[a-z]+\\(\\s*'([a-z0-9_]+)'\\s*\\)\\s*", expression) -%}
+        {%- if found is none -%}
+            {{ exceptions.raise_compiler_error(
+                "raw table " ~ raw_table['name'] ~ ": key " ~ column_name ~ " must be made from one"
+                ~ " raw column as bx_<kind>('<raw column>'), not " ~ expression
+            ) }}
+        {%- endif -%}
+        {%- do raw_columns.update({column_name: found.group(1)}) -%}
+    {%- endfor -%}
+    {{ return(raw_columns) }}
+{% endmacro %}
+
+
 {#-
     The relation of a staging model's `source` CTE: the raw table as bitrix_source reads it,
-    plus `_source_row_hash`. In an incremental run only the rows of changed keys (see above);
-    rows without a key are skipped there (staging drops them anyway).
+    plus `_source_row_hash`. In an incremental run only the rows of changed keys and one
+    tombstone per key gone from the export (see above); rows without a key are skipped there
+    (staging drops them anyway).
 -#}
 {% macro bitrix_staging_source(raw_table) %}
     {%- set extra_columns = raw_table.get('extra_columns', []) -%}
@@ -84,6 +108,10 @@
     {%- endif -%}
 
     {%- set key_sql = bitrix_omni.bitrix_raw_key_sql(raw_table) -%}
+    {%- set key_index = {} -%}
+    {%- for raw_column in bitrix_omni.bitrix_raw_key_columns(raw_table).values() -%}
+        {%- do key_index.update({raw_column: loop.index}) -%}
+    {%- endfor -%}
     {%- set body -%}
     (
         with
@@ -118,6 +146,25 @@
                         {%- endfor %}
                         staged._source_row_hash = hashed._source_row_hash
                 )
+        ),
+
+        -- staged keys without a raw row: deleted in Bitrix
+        gone_keys as (
+            select
+                {%- for column_name in key_sql %}
+                staged.{{ adapter.quote(column_name) }} as _source_key_{{ loop.index }}
+                {{- "," if not loop.last }}
+                {%- endfor %}
+            from {{ this }} as staged
+            where not exists (
+                select 1
+                from hashed
+                where
+                    {%- for column_name in key_sql %}
+                    hashed._source_key_{{ loop.index }} = staged.{{ adapter.quote(column_name) }}
+                    {{- " and" if not loop.last }}
+                    {%- endfor %}
+            )
         )
 
         select
@@ -133,6 +180,20 @@
                 {{- " and" if not loop.last }}
                 {%- endfor %}
         )
+
+        union all
+
+        -- tombstones: the key as raw text, everything else NULL, no row hash
+        select
+            {%- for column_name in columns %}
+            {%- if column_name in key_index %}
+            cast(gone_keys._source_key_{{ key_index[column_name] }} as {{ dbt.type_string() }})
+            {%- else %}
+            cast(null as {{ dbt.type_string() }})
+            {%- endif %} as {{ adapter.quote(column_name) }},
+            {%- endfor %}
+            null as _source_row_hash
+        from gone_keys
     ) as changed_{{ raw_table['name'] }}
     {%- endset -%}
     {{ return(body) }}
@@ -155,25 +216,15 @@
 
 
 {#-
-    Pre-hook of the staging models (dbt_project.yml): in an incremental run, delete the
-    staged rows whose key has no raw row any more (hard deletes in the source show up in a
-    full dump only as missing keys). Reads the model's meta `bitrix_raw_table`; a model
-    without it, and any run that is not incremental, gets no statement.
+    Post-hook of the staging models (dbt_project.yml): in an incremental run, delete the
+    tombstones (rows without `_source_row_hash`) that removed the keys gone from the source
+    (hard deletes in the source show up in a full dump only as missing keys). A model
+    without `bitrix_raw_table` meta, and any run that is not incremental, gets no statement.
 -#}
-{% macro bitrix_delete_missing_keys() %}
-    {%- set raw_table = config.meta_get('bitrix_raw_table') -%}
-    {%- if not execute or not raw_table or not is_incremental() -%}
+{% macro bitrix_delete_tombstones() %}
+    {%- if not execute or not config.meta_get('bitrix_raw_table') or not is_incremental() -%}
         {{ return('') }}
     {%- endif -%}
-    {%- set key_sql = bitrix_omni.bitrix_raw_key_sql(raw_table) -%}
-    delete from {{ this }} as staged
-    where not exists (
-        select 1
-        from {{ bitrix_omni.bitrix_source(raw_table['name'], raw_table.get('extra_columns', [])) }}
-        where
-            {%- for column_name, expression in key_sql.items() %}
-            {{ expression }} = staged.{{ adapter.quote(column_name) }}
-            {{- " and" if not loop.last }}
-            {%- endfor %}
-    )
+    delete from {{ this }}
+    where _source_row_hash is null
 {% endmacro %}

@@ -66,11 +66,24 @@ def whitespace_in_key(header: list[str], body: list[list[str]]) -> str:
     return body[0][0].strip()
 
 
+def respace_first_code(header: list[str], body: list[list[str]]) -> None:
+    """The first CRM UTM mark's code in lower case with spaces: staged upper-cased."""
+    code = header.index("CODE")
+    body[0][code] = f" {body[0][code].lower()} "
+
+
+def delete_first_utm(header: list[str], body: list[list[str]]) -> tuple[int, int, str]:
+    """Deletes the first CRM UTM mark; its staged key (entity type, entity, code)."""
+    row = body.pop(0)
+    return int(row[0]), int(row[1]), row[header.index("CODE")].strip().upper()
+
+
 @pytest.fixture(scope="module")
 def exports(tmp_path_factory) -> dict:
     base = tmp_path_factory.mktemp("exports")
     full = base / "full"
     generate(full, 400, seed=11)
+    mutate(full, "b_crm_utm", respace_first_code)
     early = base / "early"
     export_until(full, early, CUTOFF)
     final = base / "final"
@@ -87,6 +100,8 @@ def exports(tmp_path_factory) -> dict:
         "deleted_communication": mutate(final, "b_crm_field_multi", delete_first),
         "unparsable_user": mutate(final, "b_user", unparsable_key),
         "respaced_fuser": mutate(final, "b_sale_fuser", whitespace_in_key),
+        # a composite key made by three cleaning macros (bx_int, bx_ref, bx_code)
+        "deleted_utm": mutate(final, "b_crm_utm", delete_first_utm),
         "edited_utm": mutate(final, "b_crm_utm", edit_first("VALUE", "edited_utm")),
     }
     return {"early": early, "final": final, "changes": changes}
@@ -102,6 +117,12 @@ def runs(exports, tmp_path_factory) -> dict[str, DbtRun]:
         "user": set(first.query("select user_id from main_staging.stg_bitrix__users")),
         "communication": set(
             first.query("select communication_id from main_staging.stg_bitrix__crm_communications")
+        ),
+        "utm": set(
+            first.query(
+                "select entity_type_id, entity_id, utm_code"
+                " from main_staging.stg_bitrix__crm_utm_marks"
+            )
         ),
     }
     second = run_dbt(STAGING, exports["final"], incremental_dir)
@@ -133,6 +154,7 @@ def test_the_changes_hit_rows_staged_by_the_first_run(exports, runs):
     assert (int(changes["unparsable_user"]),) in before["user"]
     assert (int(changes["stale_duplicate_order"]),) in before["order"]
     assert (int(changes["deleted_communication"]),) in before["communication"]
+    assert changes["deleted_utm"] in before["utm"]
 
 
 def test_incremental_run_equals_a_full_build(runs):
@@ -161,6 +183,10 @@ def test_changes_are_applied(exports, runs):
         f"from main_staging.stg_bitrix__users where user_id = {changes['unparsable_user']}",
         "from main_staging.stg_bitrix__crm_communications"
         f" where communication_id = {changes['deleted_communication']}",
+        "from main_staging.stg_bitrix__crm_utm_marks"
+        " where (entity_type_id, entity_id, utm_code) = ({}, {}, '{}')".format(
+            *changes["deleted_utm"]
+        ),
     ):
         assert second.scalar(f"select count(*) {sql}") == 0, sql
     assert second.scalar(
@@ -176,6 +202,9 @@ def test_the_second_run_was_incremental(exports, runs):
     """The model selected only changed keys, and rows of unchanged keys were not rewritten."""
     assert "changed_keys" in runs["second_compiled"]
     assert "not exists" in runs["second_compiled"]
+    # deleted keys come from the same read (tombstones), not from a second one
+    assert "gone_keys" in runs["second_compiled"]
+    assert runs["second_compiled"].count("read_csv(") == 1
 
     incremental_dir, final = runs["incremental_dir"], exports["final"]
     # a stored row of an unchanged key, altered behind dbt's back, stays as it is: an

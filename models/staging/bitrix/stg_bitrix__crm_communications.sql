@@ -1,5 +1,5 @@
 {#- Raw table and key (staged column: its expression below), read by the source CTE,
-    unique_key and the pre-hook that deletes keys gone from the source. -#}
+    unique_key and the tombstones of keys gone from the source. -#}
 {%- set raw_table = {
     'name': 'b_crm_field_multi',
     'key': {'communication_id': "bx_int('id')"},

@@ -1,7 +1,7 @@
 {#- The site-user link field name is site-specific: var bitrix_omni_contact_site_user_field. -#}
 {%- set site_user_field = var('bitrix_omni_contact_site_user_field') -%}
 {#- Raw table and key (staged column: its expression below), read by the source CTE,
-    unique_key and the pre-hook that deletes keys gone from the source. -#}
+    unique_key and the tombstones of keys gone from the source. -#}
 {%- set raw_table = {
     'name': 'b_uts_crm_contact',
     'extra_columns': [site_user_field],

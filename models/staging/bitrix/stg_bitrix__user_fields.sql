@@ -1,7 +1,7 @@
 {#- The UTM field names are site-specific: var bitrix_omni_user_utm_fields maps them. -#}
 {%- set utm_fields = var('bitrix_omni_user_utm_fields') -%}
 {#- Raw table and key (staged column: its expression below), read by the source CTE,
-    unique_key and the pre-hook that deletes keys gone from the source. -#}
+    unique_key and the tombstones of keys gone from the source. -#}
 {%- set raw_table = {
     'name': 'b_uts_user',
     'extra_columns': utm_fields.values() | list,
