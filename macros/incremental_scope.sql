@@ -170,13 +170,19 @@
 
 {#- Rows that delete the stored rows of keys in `scope` that `rows` (the model's new rows,
     a CTE) has no row for any more: the key and NULL in `columns` (the model's other
-    columns, in order; untyped NULLs take the types of the rows they are added to). The
-    model's post-hook deletes them again by a column that is never NULL otherwise. -#}
+    columns, in order; untyped NULLs take the types of the rows they are added to; a
+    column given as [name, type] gets a typed NULL, for types with a precision that
+    PostgreSQL would drop in the union). The model's post-hook deletes them again by a
+    column that is never NULL otherwise. -#}
 {% macro rows_for_keys_without_rows(rows, key, columns) %}
     select
         scope.scope_key as {{ key }},
-        {%- for column_name in columns %}
-        null as {{ column_name }}{{ "," if not loop.last }}
+        {%- for column in columns %}
+        {%- if column is string %}
+        null as {{ column }}{{ "," if not loop.last }}
+        {%- else %}
+        cast(null as {{ column[1] }}) as {{ column[0] }}{{ "," if not loop.last }}
+        {%- endif %}
         {%- endfor %}
     from scope
     where not exists (

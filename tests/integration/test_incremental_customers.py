@@ -27,6 +27,8 @@ BUILD = ["build", "--exclude-resource-type", "test", "--exclude-resource-type", 
 SCOPED = {
     "main_intermediate.int_identity__customers": ("customer_uuid", "email"),
     "main_intermediate.int_journeys__customer_channels": ("customer_uuid", "first_source"),
+    # the last customer: the first one's touchpoints feed the journeys marked below
+    "main_intermediate.int_journeys__touchpoints": ("customer_uuid", "touchpoint_detail", "max"),
     "main.bl_customer_profile": ("customer_uuid", "email"),
     "main.bl_customer_journeys": ("customer_uuid", "touchpoint_detail"),
     "main.bl_order_attribution": ("customer_uuid", "channel"),

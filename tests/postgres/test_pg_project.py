@@ -323,6 +323,8 @@ def test_second_build_writes_only_changes_on_postgres(pg_db, builds, tmp_path):
         "identity_map": f"select * from {schema}.bl_customer_identity_map order by record_key",
         "channels": f"select * from {schema}_intermediate.int_journeys__customer_channels"
         " order by customer_uuid",
+        "touchpoints": f"select * from {schema}_intermediate.int_journeys__touchpoints"
+        " order by touchpoint_id",
         "normalized": f"select * from {schema}_intermediate.int_identity__normalized_identifiers"
         " order by record_key, identifier_kind, evidence, _source_row_hash",
         "usable": f"select * from {schema}_intermediate.int_identity__usable_identifiers"
