@@ -94,6 +94,8 @@
     {%- set columns = bitrix_omni.bitrix_source_columns(raw_table['name'], extra_columns)
         | map('lower') | list -%}
     {%- set row_hash = bitrix_omni.bx_row_hash(columns) -%}
+    {#- checked in every run, so that a key a tombstone cannot carry fails the first build -#}
+    {%- set raw_key_columns = bitrix_omni.bitrix_raw_key_columns(raw_table) -%}
 
     {%- if not (is_incremental() and bitrix_omni.bitrix_has_row_hash(this)) -%}
         {%- set body -%}
@@ -109,7 +111,7 @@
 
     {%- set key_sql = bitrix_omni.bitrix_raw_key_sql(raw_table) -%}
     {%- set key_index = {} -%}
-    {%- for raw_column in bitrix_omni.bitrix_raw_key_columns(raw_table).values() -%}
+    {%- for raw_column in raw_key_columns.values() -%}
         {%- do key_index.update({raw_column: loop.index}) -%}
     {%- endfor -%}
     {%- set body -%}

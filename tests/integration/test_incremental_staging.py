@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from dbt_runner import DbtRun, run_dbt
+from dbt_runner import PROJECT_DIR, DbtRun, run_dbt
 from export_edits import delete_first, edit_first, is_before, mutate
 
 from bitrix_omni.exports import export_until
@@ -236,3 +236,24 @@ def _set_marker(database: Path) -> int:
             [order_id],
         )
     return order_id
+
+
+@pytest.mark.parametrize(
+    ("expression", "fails"),
+    [("bx_int('id')", False), ("bx_code( 'code' )", False), ("lower(id)", True)],
+)
+def test_a_key_a_tombstone_cannot_carry_fails_compilation(tmp_path, expression, fails):
+    """A staging key must be made from one raw column by a cleaning macro (a deleted key's
+    tombstone carries only that column's text)."""
+    args = (
+        '{raw_table: {name: b_sale_order, key: {order_id: "'
+        + expression.replace('"', '\\"')
+        + '"}}}'
+    )
+    run = run_dbt(
+        ["run-operation", "bitrix_raw_key_columns", "--args", args],
+        PROJECT_DIR / "data" / "demo",
+        tmp_path,
+    )
+    assert (run.returncode != 0) == fails, run.output[-3000:]
+    assert ("must be made from one raw column" in run.output) == fails
