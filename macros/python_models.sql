@@ -1,11 +1,11 @@
 {#-
     Post-hook of the identity Python models (dbt_project.yml). On DuckDB an incremental run
     of a Python model writes the model's DataFrame to `<model>__dbt_tmp<timestamp>`, a
-    regular table in the database's default schema (the Python code runs on its own
-    cursor, which could not see a temporary table), and dbt-duckdb 1.11 does not drop it:
-    every hourly run would leave one more table per model. This hook drops those tables of
-    the model that runs, left by this run or by an earlier (failed) one. Other adapters
-    clean up themselves: no statement.
+    regular table in the database's default schema (dbt-duckdb 1.11's `py_write_table`
+    ignores the temporary flag), and the materialization, taking it for temporary, does not
+    drop it: every hourly run would leave one more table per model. This hook drops those
+    tables of the model that runs, left by this run or by an earlier (failed) one. Other
+    adapters clean up themselves: no statement.
 -#}
 {% macro drop_python_model_temp_tables() %}
     {{ return(adapter.dispatch('drop_python_model_temp_tables', 'bitrix_omni')()) }}
