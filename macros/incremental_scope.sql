@@ -192,6 +192,20 @@
 {%- endmacro %}
 
 
+{#- The model's final select: its new rows (the CTE `rows`), and in a scoped run also
+    `rows_for_keys_without_rows`, which delete the stored rows of keys in scope that have
+    no row any more (the model's post-hook removes them again). -#}
+{% macro rows_and_deleting_rows(rows, key, columns, scoped) %}
+select * from {{ rows }}
+{%- if scoped %}
+
+union all
+
+{{ bitrix_omni.rows_for_keys_without_rows(rows, key, columns) }}
+{%- endif %}
+{%- endmacro %}
+
+
 {#- A condition keeping the rows of keys in scope (always true in a full build). `marker`:
     the column whose presence in the stored table makes a run scoped (see is_scoped_run). -#}
 {% macro in_scope(column, marker='_input_fingerprint') %}

@@ -94,15 +94,7 @@ normalized as (
     where {{ bitrix_omni.in_scope('identifiers.record_key', '_source_row_hash') }}
 )
 
-select * from normalized
-{%- if scoped %}
-
-union all
-
--- a rebuilt record without identifier rows: deletes its stored rows (the post-hook
--- removes it)
-{{ bitrix_omni.rows_for_keys_without_rows('normalized', 'record_key', [
+{{ bitrix_omni.rows_and_deleting_rows('normalized', 'record_key', [
     'identifier_kind', 'evidence', 'identifier_value', 'identifier_hash',
     'identifier_masked', 'is_valid', 'normalized_at', '_source_row_hash',
-]) }}
-{%- endif %}
+], scoped) }}

@@ -99,15 +99,7 @@ usable as (
     where {{ bitrix_omni.in_scope('unguarded.record_key', 'resolved_at') }}
 )
 
-select * from usable
-{%- if scoped %}
-
-union all
-
--- a rebuilt record without usable values: deletes its stored rows (the post-hook
--- removes it)
-{{ bitrix_omni.rows_for_keys_without_rows('usable', 'record_key', [
+{{ bitrix_omni.rows_and_deleting_rows('usable', 'record_key', [
     'customer_uuid', 'identifier_kind', 'identifier_value', 'identifier_hash',
     'identifier_masked', 'evidence', 'last_seen_at', 'resolved_at',
-]) }}
-{%- endif %}
+], scoped) }}

@@ -108,16 +108,9 @@ final as (
     where duplicate_rank = 1
 )
 
-select * from final
-{%- if bitrix_omni.is_scoped_run() %}
-
-union all
-
--- a customer in scope without touchpoints any more: deletes their stored rows
-{{ bitrix_omni.rows_for_keys_without_rows('final', 'customer_uuid', [
+{{ bitrix_omni.rows_and_deleting_rows('final', 'customer_uuid', [
     'touchpoint_id', 'occurred_at', 'channel', 'touchpoint_type', 'is_conversion',
     'is_marketing_touch', 'utm_source', 'utm_medium', 'utm_campaign', 'crm_source_id',
     'touchpoint_detail', 'source_table', 'source_id', 'revenue',
     ['_input_fingerprint', bitrix_omni.fingerprint_type()],
-]) }}
-{%- endif %}
+], bitrix_omni.is_scoped_run()) }}

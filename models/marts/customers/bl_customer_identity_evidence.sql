@@ -205,14 +205,7 @@ edges as (
     select * from link_edges
 )
 
-select * from edges
-{%- if scoped %}
-
-union all
-
--- a rebuilt record without edges: deletes its stored edges (the post-hook removes it)
-{{ bitrix_omni.rows_for_keys_without_rows('edges', 'record_key', [
+{{ bitrix_omni.rows_and_deleting_rows('edges', 'record_key', [
     'customer_uuid', 'edge_kind', 'evidence', 'identifier_hash', 'identifier_masked',
     'linked_record_key', 'edge_status', 'resolved_at',
-]) }}
-{%- endif %}
+], scoped) }}
