@@ -24,6 +24,14 @@ def to_arrow(frame: Any, columns: Sequence[str] | None = None) -> pa.Table:
     return table if columns is None else table.select(list(columns))
 
 
+def relation_query(frame: Any) -> str:
+    """The SQL query of a relation a dbt adapter hands a Python model for a ref (a DuckDB
+    relation, or the PostgreSQL plugin's), to filter or join it in the warehouse."""
+    if hasattr(frame, "sql_query"):
+        return str(frame.sql_query())
+    raise TypeError(f"a frame of type {type(frame).__name__} is not a warehouse relation")
+
+
 def _as_arrow(frame: Any) -> pa.Table:
     if isinstance(frame, pa.Table):
         return frame

@@ -185,11 +185,18 @@ class IdentityConfig:
 
     ``uuid_namespace``: namespace of the uuid5 ids minted for new customers; see
     :data:`CUSTOMER_UUID_NAMESPACE`.
+
+    ``excluded_hashes``: identifier hashes (hex sha256 of ``kind:value``, as
+    ``identifier_hash``) that the guards excluded on a larger graph than the one resolved
+    here; they count as over-shared whatever the records at hand show. Resolving part of
+    the graph (the components a change touched) passes the whole graph's verdicts here,
+    since an identifier's other holders may lie outside the part.
     """
 
     max_customers_per_identifier: int = 5
     blocklist: frozenset[str] = frozenset()
     uuid_namespace: uuid.UUID = CUSTOMER_UUID_NAMESPACE
+    excluded_hashes: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         cap = self.max_customers_per_identifier
@@ -204,6 +211,10 @@ class IdentityConfig:
             raise TypeError("blocklist values must be strings")
         if not isinstance(self.uuid_namespace, uuid.UUID):
             raise TypeError("uuid_namespace must be a uuid.UUID")
+        if isinstance(self.excluded_hashes, str):
+            raise TypeError("excluded_hashes must be a collection of strings, not one string")
+        if not isinstance(self.excluded_hashes, frozenset):
+            object.__setattr__(self, "excluded_hashes", frozenset(self.excluded_hashes))
 
 
 @dataclass(frozen=True)
@@ -761,10 +772,12 @@ def _guard(
     fi_h: np.ndarray,
     blocked: np.ndarray,
     cap: int,
+    excluded: np.ndarray | None = None,
 ) -> _Guard:
     """Blocklist, then the cap on distinct link-groups (``groups`` per record, see
     :func:`_link_groups`) per identifier, from the distinct (record, identifier) pairs
-    ``fi_pos``, ``fi_h``."""
+    ``fi_pos``, ``fi_h``; ``excluded`` identifiers are over-shared regardless (see
+    ``IdentityConfig.excluded_hashes``)."""
     m = blocked.size
     ident_records = np.bincount(fi_h, minlength=m).astype(np.int64)
     present = ident_records > 0  # identifiers only on unknown records do not exist here
@@ -779,6 +792,8 @@ def _guard(
         distinct_groups[candidate] = counted[candidate]
     status = np.full(m, _ST_USED, dtype=np.int8)
     status[candidate & (distinct_groups > cap)] = _ST_OVER_SHARED
+    if excluded is not None:
+        status[excluded & present] = _ST_OVER_SHARED
     status[blocked] = _ST_BLOCKLISTED
     return _Guard(status, distinct_groups, ident_records, present)
 
@@ -1179,6 +1194,14 @@ def _encode_identifiers(ids: _Frame) -> _EncodedIdentifiers:
     )
 
 
+def _excluded(digests: np.ndarray, hashes: frozenset[str]) -> np.ndarray | None:
+    """Per identifier (``(m, 32)`` digests): its hex hash is one of ``hashes``."""
+    if not hashes or digests.shape[0] == 0:
+        return None
+    wanted = pa.array(sorted(h.lower() for h in hashes), pa.large_string())
+    return bool_mask(pc.is_in(_hex_strings(digests), value_set=wanted))
+
+
 def _blocked(values: pa.LargeStringArray, blocklist: frozenset[str]) -> np.ndarray:
     if blocklist and len(values):
         value_set = pa.array(sorted(blocklist), pa.large_string())
@@ -1465,8 +1488,10 @@ def _assign_uuids(
     age_keys: np.ndarray,
     anchor_pos: np.ndarray,
     keys_sorted: pa.LargeStringArray,
+    reserved: pa.Array | None = None,
 ) -> tuple[pa.LargeStringArray, np.ndarray, _Pairs, np.ndarray]:
-    """uuid per component: carried over from the previous run or minted (uuid5).
+    """uuid per component: carried over from the previous run or minted (uuid5); a minted
+    uuid avoids the previous uuids of the records here and ``reserved``.
 
     Returns (uuid per component, previous uuid code per record or -1, pairs, assigned
     previous uuid code per component or -1).
@@ -1491,11 +1516,10 @@ def _assign_uuids(
 
     new_comps = np.nonzero(assigned < 0)[0]
     kept_comps = np.nonzero(assigned >= 0)[0]
-    fresh = _new_uuids(
-        namespace,
-        _take(keys_sorted, anchor_pos[new_comps]),
-        _take(uuid_dict, _unique_sorted(prev_u[holders])),
-    )
+    held = as_large_strings(_take(uuid_dict, _unique_sorted(prev_u[holders])))
+    if reserved is not None and len(reserved):
+        held = pa.concat_arrays([held, pc.drop_null(reserved)])
+    fresh = _new_uuids(namespace, _take(keys_sorted, anchor_pos[new_comps]), held)
     slot = np.empty(n_comp, dtype=np.int64)
     slot[kept_comps] = np.arange(kept_comps.size)
     slot[new_comps] = kept_comps.size + np.arange(new_comps.size)
@@ -1512,6 +1536,7 @@ def resolve_identities(
     config: IdentityConfig | None = None,
     *,
     with_evidence: bool = True,
+    reserved_uuids: pa.Array | pa.ChunkedArray | None = None,
 ) -> IdentityResult:
     """Resolve Bitrix records into customers with stable uuids.
 
@@ -1544,6 +1569,11 @@ def resolve_identities(
         Build ``evidence`` (the default). ``False`` returns it empty (its columns, no
         rows) and saves its sort and strings, the largest part of the memory (~200 bytes
         per evidence row); every other output is identical.
+    reserved_uuids
+        uuids that a minted uuid must not take besides the previous uuids of the records
+        here: those of current records outside the part of the graph resolved here
+        (with ``IdentityConfig.excluded_hashes``, resolving the components a change
+        touched gives the rows a resolution of the whole graph gives them).
 
     Algorithm
     ---------
@@ -1705,7 +1735,13 @@ def resolve_identities(
     la, lb = la[nonself], lb[nonself]
     groups, n_groups = _link_groups(n, la, lb)
     guard = _guard(
-        groups, n_groups, fi_pos, fi_h, ident.blocked, int(cfg.max_customers_per_identifier)
+        groups,
+        n_groups,
+        fi_pos,
+        fi_h,
+        ident.blocked,
+        int(cfg.max_customers_per_identifier),
+        _excluded(ident.digests, cfg.excluded_hashes),
     )
     status, ident_records = guard.status, guard.records
     # guarded: by reason, then the most shared first, then hash (= identifier number).
@@ -1775,6 +1811,7 @@ def resolve_identities(
             age.keys,
             anchor_pos,
             keys_sorted,
+            None if reserved_uuids is None else as_large_strings(reserved_uuids),
         )
         map_cols, ev_cols = static_job.result()
     watch.lap("uuids")

@@ -49,7 +49,12 @@ REGISTRY_COLUMNS = (
     "first_seen_at",
     "last_seen_at",
     "resolved_at",
+    "_input_fingerprint",
 )
+
+#: The fingerprint of a record's resolution inputs that the registry keeps (see
+#: :mod:`bitrix_omni.scoped`); records whose fingerprint changed are re-resolved.
+FINGERPRINT_COLUMN = "_input_fingerprint"
 
 
 def _column(frame: Any, name: str) -> Any:
@@ -170,19 +175,40 @@ def resolve(
     blocklist: frozenset[str],
     max_customers_per_identifier: int,
     previous: Any = None,
+    *,
+    excluded_hashes: frozenset[str] = frozenset(),
+    reserved_uuids: Any = None,
 ) -> IdentityResult:
     """Run identity resolution on the dbt inputs (valid identifiers only).
 
     Inputs are pyarrow Tables (pandas and DuckDB relations are converted). ``evidence``
     is not built (the dbt project derives it in SQL): the result's ``evidence`` frame is
-    empty.
+    empty. ``excluded_hashes`` and ``reserved_uuids`` are for resolving part of the graph
+    (see :class:`bitrix_omni.identity.IdentityConfig` and
+    :func:`bitrix_omni.identity.resolve_identities`).
     """
     records, identifiers, links, config = _identity_inputs(
         records, normalized_identifiers, links, blocklist, max_customers_per_identifier
     )
+    if excluded_hashes:
+        config = IdentityConfig(
+            max_customers_per_identifier=config.max_customers_per_identifier,
+            blocklist=config.blocklist,
+            excluded_hashes=excluded_hashes,
+        )
     if previous is not None:
         previous = _arrow(previous).select(["record_key", "customer_uuid"])
-    return resolve_identities(records, identifiers, links, previous, config, with_evidence=False)
+    if reserved_uuids is not None:
+        reserved_uuids = as_text(_column(_arrow(reserved_uuids), "customer_uuid"))
+    return resolve_identities(
+        records,
+        identifiers,
+        links,
+        previous,
+        config,
+        with_evidence=False,
+        reserved_uuids=reserved_uuids,
+    )
 
 
 #: Registry columns whose change makes a run rewrite a record's row: all but the key and
@@ -201,6 +227,8 @@ def registry_frame(
     """The registry rows this run writes: every record on a first run; afterwards only
     the records whose row changed (new records, a new customer_uuid, other figures) and
     the records that disappeared from Bitrix since (``is_current = False``).
+    ``records`` may carry each record's ``_input_fingerprint`` (kept in the row, so that
+    the next run knows which records' inputs changed; NULL without it).
 
     Rows are never deleted, so a uuid is never reused for someone else and history stays
     explainable; ``previous_customer_uuid`` and ``resolved_at`` of a row are the uuid
@@ -231,6 +259,11 @@ def registry_frame(
         "first_seen_at": _timestamps(records["first_seen_at"].take(position)),
         "last_seen_at": _timestamps(records["last_seen_at"].take(position)),
         "resolved_at": pa.array(np.full(n, stamp)),
+        FINGERPRINT_COLUMN: (
+            pc.cast(records[FINGERPRINT_COLUMN], pa.int64()).take(position)
+            if FINGERPRINT_COLUMN in records.column_names
+            else pa.nulls(n, pa.int64())
+        ),
     }
     registry = pa.table({c: columns[c] for c in REGISTRY_COLUMNS})
     if previous_registry is None:
@@ -239,7 +272,14 @@ def registry_frame(
     if previous.num_rows == 0:
         return registry
     previous = pa.table(
-        {c: pc.cast(previous[c], registry.schema.field(c).type) for c in REGISTRY_COLUMNS}
+        {
+            c: (
+                pc.cast(previous[c], registry.schema.field(c).type)
+                if c in previous.column_names
+                else pa.nulls(previous.num_rows, registry.schema.field(c).type)  # older table
+            )
+            for c in REGISTRY_COLUMNS
+        }
     )
     now_at = key_positions(keys, previous["record_key"])  # previous row -> current row
     kept = now_at >= 0

@@ -21,6 +21,9 @@ pytestmark = pytest.mark.integration
 CUTOFF = "2024-10-01 00:00:00"
 #: dbt build without the data tests: the edits below are not what the tests are about.
 BUILD = ["build", "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
+#: Identity resolution scoped to the customers around changed records however many
+#: changed (the demo's second export changes more than the default share).
+SCOPED_RESOLUTION = ["--vars", "{bitrix_omni_identity_scoped_resolution_max_share: 1}"]
 
 #: The incremental models that rebuild only some keys, by schema: their key and a text
 #: column to mark with (one their change detection does not read).
@@ -143,7 +146,7 @@ def runs(exports, tmp_path_factory) -> dict:
     shared_before = edge_statuses(
         first, exports["changes"]["shared_phone"], "b_user.PERSONAL_MOBILE"
     )
-    second = run_dbt(BUILD, exports["final"], incremental_dir)
+    second = run_dbt([*BUILD, *SCOPED_RESOLUTION], exports["final"], incremental_dir)
     assert second.returncode == 0, second.output[-4000:]
     compiled = (
         incremental_dir
@@ -226,9 +229,35 @@ def edge_statuses(run: DbtRun, users: list[str], evidence: str) -> list[tuple]:
 def family_registry(run: DbtRun, users: list[str]) -> list[tuple]:
     keys = ", ".join(f"'b_user:{user}'" for user in users)
     return run.query(
-        "select record_key, customer_uuid, match_method, customer_records, resolved_at"
+        "select record_key, customer_uuid, match_method, customer_records"
         f" from main.bl_customer_identity_map where record_key in ({keys}) order by 1"
     )
+
+
+def test_the_registry_was_resolved_as_the_whole_graph_would(exports, runs, tmp_path):
+    """The second run resolved only the customers around changed records (merges, splits,
+    new and released guard verdicts, deleted records among the changes); resolving the
+    whole graph on top of it finds nothing to change."""
+    second = runs["second"]
+    assert "records around" in second.output, second.output[-4000:]
+    assert "the whole graph" not in second.output
+    whole_dir = tmp_path / "whole"
+    whole_dir.mkdir()
+    shutil.copy(second.database, whole_dir / "warehouse.duckdb")
+    whole = run_dbt(
+        [
+            "run",
+            "--select",
+            "int_identity__customer_registry",
+            "--vars",
+            "{bitrix_omni_identity_scoped_resolution_max_share: 0}",
+        ],
+        exports["final"],
+        whole_dir,
+    )
+    assert whole.returncode == 0, whole.output[-4000:]
+    assert "identity resolution: the whole graph" in whole.output
+    assert "; 0 registry rows written" in whole.output, whole.output[-4000:]
 
 
 def test_guard_verdicts_changed_both_ways(exports, runs):
@@ -254,8 +283,9 @@ def test_guard_verdicts_changed_both_ways(exports, runs):
 
 def test_a_guard_verdict_alone_rebuilds_its_records(exports, runs, tmp_path):
     """Only the guard's verdict on the family's work phone changes (a sixth user takes
-    it): not their identifier rows, not their registry rows. Their edges and usable
-    values still follow, as a --full-refresh has them."""
+    it): not their identifier rows, not their customer (their registry rows are rewritten
+    with new fingerprints). Their edges and usable values follow, as a --full-refresh
+    has them."""
     family = exports["changes"]["family"]
     data = tmp_path / "data"
     shutil.copytree(exports["final"], data)

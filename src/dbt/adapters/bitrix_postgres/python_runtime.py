@@ -384,6 +384,28 @@ def drop_stale_staging(connection: Any, schema: str, identifier: str) -> None:
 # --------------------------------------------------------------------------------------
 
 
+class Relation:
+    """What `dbt.ref()` and `dbt.source()` hand a Python model: a query, read on demand.
+
+    `to_arrow_table()` reads it; `project(columns)` narrows it first (only those columns
+    cross the wire); `sql_query()` is its SQL, for models that filter or join it in the
+    warehouse (as dbt-duckdb's relations offer).
+    """
+
+    def __init__(self, connection: Any, query: str) -> None:
+        self.connection = connection
+        self.query = query
+
+    def sql_query(self) -> str:
+        return self.query
+
+    def project(self, columns: str) -> Relation:
+        return Relation(self.connection, f"select {columns} from ({self.query}) as projected")
+
+    def to_arrow_table(self) -> pa.Table:
+        return read_query(self.connection, self.query)
+
+
 class Session:
     """`session` of a Python model: `sql(query)` -> pyarrow Table, plus small helpers."""
 
@@ -425,8 +447,8 @@ def run_python_model(compiled_code: str, credentials: Any) -> PythonModelResult:
         drop_stale_staging(connection, target["schema"], target["identifier"])
         session = Session(connection)
 
-        def load(relation_name: str) -> pa.Table:
-            return read_query(connection, f"select * from {relation_name}")
+        def load(relation_name: str) -> Relation:
+            return Relation(connection, f"select * from {relation_name}")
 
         dbt = namespace["dbtObj"](load)
         frame = namespace["model"](dbt, session)

@@ -1,0 +1,292 @@
+"""Scoped identity resolution (bitrix_omni.scoped) gives the rows a whole-graph run gives.
+
+The worlds are small random graphs; the second world is the first with random edits
+(records added and removed, e-mails and phones added and removed, links added and
+removed, changed first-seen times, a different cap). The registry of the first world is
+the stored state; the second is resolved once scoped and once whole, in an in-memory
+DuckDB (the session a dbt-duckdb Python model gets), and both must write the same rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bitrix_omni import pipeline
+from bitrix_omni.frames import to_arrow
+from bitrix_omni.scoped import SCOPE_TABLE, Relations, run_resolution
+
+KEYS = [f"b_user:{i}" for i in range(6)] + [f"b_sale_order:{i}" for i in range(6)]
+VALUES = [
+    ("email", "a@mail.ru"),
+    ("email", "b@mail.ru"),
+    ("email", "c@mail.ru"),
+    ("email", "junk@mail.ru"),
+    ("phone", "+79151234567"),
+    ("phone", "+79151234568"),
+    ("phone", "not a phone"),
+]
+TIMES = ["2024-01-01", "2024-01-02", "2024-01-03", None]
+AT = [dt.datetime(2024, 6, 1, h, tzinfo=dt.timezone.utc) for h in (10, 11, 12)]
+
+#: The dbt model int_identity__record_fingerprints, on DuckDB.
+FINGERPRINTS = """
+    with input_rows as (
+        select record_key, hash('record', source_table, source_id, first_seen_at,
+                                last_seen_at) as row_hash
+        from records
+        union all
+        select i.record_key, hash('identifier', i.identifier_kind, i.identifier_hash, g.reason)
+        from identifiers as i
+        left join guarded as g
+            on i.identifier_kind = g.identifier_kind and i.identifier_hash = g.identifier_hash
+        where i.is_valid
+        union all
+        select record_key, hash('link to', other_record_key) from links
+        union all
+        select other_record_key, hash('link from', record_key) from links
+    )
+    select r.record_key, cast(sum(row_hash) % 9223372036854775807 as bigint) as input_fingerprint
+    from records as r inner join input_rows using (record_key)
+    group by r.record_key
+"""
+
+
+@st.composite
+def worlds(draw: st.DrawFn) -> dict[str, object]:
+    """A world: records, raw identifier rows, links and the guard cap."""
+    keys = draw(st.lists(st.sampled_from(KEYS), unique=True, max_size=len(KEYS)))
+    records = [(k, draw(st.sampled_from(TIMES))) for k in keys]
+    pool = [*keys, "b_user:404"]  # an unknown record for dangling rows
+    identifiers = draw(
+        st.lists(st.tuples(st.sampled_from(pool), st.sampled_from(VALUES)), max_size=16)
+    )
+    links = draw(st.lists(st.tuples(st.sampled_from(pool), st.sampled_from(pool)), max_size=8))
+    return {
+        "records": records,
+        "identifiers": identifiers,
+        "links": links,
+        "cap": draw(st.integers(1, 3)),
+    }
+
+
+@st.composite
+def edited(draw: st.DrawFn, world: dict[str, object]) -> dict[str, object]:
+    """The world with a few random edits."""
+    out: dict[str, object] = {}
+    for part in ("records", "identifiers", "links"):
+        rows = list(world[part])  # type: ignore[call-overload]
+        out[part] = [r for r in rows if draw(st.integers(0, 3)) > 0]  # a quarter dropped
+    known = [k for k, _ in out["records"]]  # type: ignore[attr-defined]
+    new_keys = [k for k in KEYS if k not in known]
+    for key in (
+        draw(st.lists(st.sampled_from(new_keys), unique=True, max_size=2)) if new_keys else []
+    ):
+        out["records"].append((key, draw(st.sampled_from(TIMES))))  # type: ignore[attr-defined]
+    if out["records"] and draw(st.booleans()):  # a changed first-seen time
+        i = draw(st.integers(0, len(out["records"]) - 1))  # type: ignore[arg-type]
+        key, _ = out["records"][i]  # type: ignore[index]
+        out["records"][i] = (key, draw(st.sampled_from(TIMES)))  # type: ignore[index]
+    pool = [k for k, _ in out["records"]] + ["b_user:404"]  # type: ignore[attr-defined]
+    out["identifiers"] += draw(  # type: ignore[operator]
+        st.lists(st.tuples(st.sampled_from(pool), st.sampled_from(VALUES)), max_size=3)
+    )
+    out["links"] += draw(  # type: ignore[operator]
+        st.lists(st.tuples(st.sampled_from(pool), st.sampled_from(pool)), max_size=2)
+    )
+    out["cap"] = draw(st.sampled_from([world["cap"], world["cap"], 1, 2]))
+    return out
+
+
+def _load(con: duckdb.DuckDBPyConnection, world: dict[str, object]) -> None:
+    """The world's dbt inputs as tables (records, identifiers, links, guarded,
+    fingerprints), as the upstream models build them."""
+    text, when = pa.large_string(), pa.timestamp("us")
+    rows = sorted(world["records"])  # type: ignore[call-overload]
+    records = pa.table(
+        {
+            "record_key": pa.array([k for k, _ in rows], text),
+            "source_table": pa.array([k.split(":")[0] for k, _ in rows], text),
+            "source_id": pa.array([int(k.split(":")[1]) for k, _ in rows], pa.int64()),
+            "first_seen_at": pa.array([pd.Timestamp(t) if t else None for _, t in rows], when),
+            "last_seen_at": pa.array([pd.Timestamp(t) if t else None for _, t in rows], when),
+        }
+    )
+    raw_rows = sorted(set(world["identifiers"]))  # type: ignore[call-overload]
+    raw = pa.table(
+        {
+            "record_key": pa.array([k for k, _ in raw_rows], text),
+            "identifier_kind": pa.array([v[0] for _, v in raw_rows], text),
+            "value_raw": pa.array([v[1] for _, v in raw_rows], text),
+            "evidence": pa.array(["b_user.EMAIL"] * len(raw_rows), text),
+        }
+    )
+    identifiers = pipeline.normalize_identifiers(raw)
+    link_rows = sorted(set(world["links"]))  # type: ignore[call-overload]
+    links = pa.table(
+        {
+            "record_key": pa.array([a for a, _ in link_rows], text),
+            "other_record_key": pa.array([b for _, b in link_rows], text),
+            "evidence": pa.array(["b_sale_order.USER_ID"] * len(link_rows), text),
+        }
+    )
+    guarded = pa.Table.from_pandas(
+        pipeline.guarded_identifiers(
+            identifiers,
+            links,
+            records,
+            frozenset({"junk@mail.ru"}),
+            int(world["cap"]),  # type: ignore[call-overload]
+        ),
+        preserve_index=False,
+    )
+    for name, frame in (
+        ("records", records),
+        ("identifiers", identifiers),
+        ("links", links),
+        ("guarded", guarded),
+    ):
+        con.register("frame", frame)
+        con.execute(f"create or replace table {name} as select * from frame")
+        con.unregister("frame")
+    con.execute(f"create or replace table fingerprints as {FINGERPRINTS}")
+
+
+def _relations(registry: str | None) -> Relations:
+    return Relations(
+        records="select * from records",
+        identifiers="select * from identifiers",
+        links="select * from links",
+        guarded="select * from guarded",
+        fingerprints="select * from fingerprints",
+        registry=registry,
+    )
+
+
+def _run(
+    con: duckdb.DuckDBPyConnection,
+    world: dict[str, object],
+    at: dt.datetime,
+    max_share: float,
+    registry: str | None,
+) -> pa.Table:
+    run = run_resolution(
+        con,
+        _relations(registry),
+        frozenset({"junk@mail.ru"}),
+        int(world["cap"]),  # type: ignore[call-overload]
+        at,
+        max_share,
+    )
+    return run.rows
+
+
+def _store(con: duckdb.DuckDBPyConnection, name: str, rows: pa.Table, base: str | None) -> None:
+    """delete+insert on record_key into a copy of ``base``, as the incremental model."""
+    if base is None:
+        con.execute(f"create or replace table {name} as select * from rows")
+        return
+    con.execute(
+        f"create or replace table {name} as select * from {base} "
+        "where record_key not in (select record_key from rows) "
+        "union all by name select * from rows"
+    )
+
+
+def _table(con: duckdb.DuckDBPyConnection, name: str) -> list[tuple[object, ...]]:
+    return con.sql(f"select * exclude (resolved_at) from {name} order by record_key").fetchall()
+
+
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@SETTINGS
+@given(st.data())
+def test_scoped_resolution_writes_what_the_whole_graph_writes(data: st.DataObject) -> None:
+    first = data.draw(worlds())
+    second = data.draw(edited(first))
+    third = data.draw(edited(second))
+    con = duckdb.connect()
+    _load(con, first)
+    _store(con, "stored", _run(con, first, AT[0], 1.0, None), None)
+    for world, at in ((second, AT[1]), (third, AT[2])):
+        _load(con, world)
+        scoped = _run(con, world, at, 1.0, "select * from stored")
+        whole = _run(con, world, at, 0.0, "select * from stored")
+        # The same rows are written (compared by content, in record_key order).
+        key = pc.sort_indices(scoped, [("record_key", "ascending")])
+        key_whole = pc.sort_indices(whole, [("record_key", "ascending")])
+        assert scoped.take(key).to_pylist() == whole.take(key_whole).to_pylist()
+        _store(con, "stored_next", scoped, "stored")
+        con.execute("create or replace table stored as select * from stored_next")
+        # Nothing is left to do: a further run of either kind writes nothing.
+        assert _run(con, world, at, 1.0, "select * from stored").num_rows == 0
+        assert _run(con, world, at, 0.0, "select * from stored").num_rows == 0
+        assert (
+            con.sql(f"select * from duckdb_tables() where table_name = '{SCOPE_TABLE}'").fetchall()
+            == []
+        )
+
+
+def test_a_small_change_resolves_a_small_scope() -> None:
+    """Two customers among many: a new order joining one of them re-resolves that
+    customer only, and a registry without fingerprints is resolved whole once."""
+    world = {
+        "records": [(f"b_user:{i}", "2024-01-01") for i in range(6)],
+        "identifiers": [(f"b_user:{i}", VALUES[i % 3]) for i in range(6)],
+        "links": [],
+        "cap": 5,
+    }
+    con = duckdb.connect()
+    _load(con, world)
+    first = run_resolution(con, _relations(None), frozenset(), 5, AT[0])
+    assert first.scope is None and first.rows.num_rows == 6
+    _store(con, "stored", first.rows, None)
+    world["records"].append(("b_sale_order:1", "2024-01-02"))  # type: ignore[attr-defined]
+    world["identifiers"].append(("b_sale_order:1", VALUES[0]))  # type: ignore[attr-defined]
+    _load(con, world)
+    second = run_resolution(con, _relations("select * from stored"), frozenset(), 5, AT[1], 1.0)
+    # The order and the two users holding a@mail.ru; one round reaches the users.
+    assert (second.seeds, second.scope) == (1, 3)
+    assert sorted(second.rows["record_key"].to_pylist()) == [
+        "b_sale_order:1",
+        "b_user:0",
+        "b_user:3",
+    ]
+    assert "3 records around 1 changed ones" in second.summary()
+    # Larger than the share allowed: the whole graph, with the same rows.
+    whole = run_resolution(con, _relations("select * from stored"), frozenset(), 5, AT[1], 0.1)
+    assert whole.scope is None and whole.seeds == 1
+    assert sorted(whole.rows.to_pylist(), key=str) == sorted(second.rows.to_pylist(), key=str)
+    # A registry from before fingerprints: resolved whole, every row gets its fingerprint.
+    con.execute("create table old as select * exclude (_input_fingerprint) from stored")
+    upgraded = run_resolution(con, _relations("select * from old"), frozenset(), 5, AT[1], 1.0)
+    assert upgraded.scope is None and upgraded.rows.num_rows == 7
+    assert upgraded.rows["_input_fingerprint"].null_count == 0
+
+
+@pytest.mark.parametrize("share", [0.0, 1.0])
+def test_records_that_disappear_are_marked_gone(share: float) -> None:
+    world = {
+        "records": [("b_user:1", "2024-01-01"), ("b_user:2", "2024-01-02")],
+        "identifiers": [("b_user:1", VALUES[0]), ("b_user:2", VALUES[0])],
+        "links": [],
+        "cap": 5,
+    }
+    con = duckdb.connect()
+    _load(con, world)
+    _store(con, "stored", _run(con, world, AT[0], share, None), None)
+    world["records"] = [("b_user:2", "2024-01-02")]
+    world["identifiers"] = [("b_user:2", VALUES[0])]
+    _load(con, world)
+    rows = to_arrow(_run(con, world, AT[1], share, "select * from stored")).to_pylist()
+    by_key = {r["record_key"]: r for r in rows}
+    assert by_key["b_user:1"]["is_current"] is False
+    assert by_key["b_user:2"]["component_size"] == 1
