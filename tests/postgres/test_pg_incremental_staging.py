@@ -1,5 +1,7 @@
 """Staging configured `incremental` on PostgreSQL (the project's default there is a view):
 the same SQL runs, an incremental run after source changes equals the views on those changes.
+Identity resolution runs on top: the second run resolves only the customers around the
+changed records, and a whole-graph resolution after it finds nothing to change.
 """
 
 from __future__ import annotations
@@ -16,6 +18,18 @@ DEMO_DIR = PROJECT_DIR / "data" / "demo"
 DATABASE = "bitrix_omni_incremental"
 SOURCE_SCHEMA = "bitrix"
 STAGING = ["run", "--select", "path:models/staging"]
+#: Staging and identity resolution up to the registry, scoped however much changed.
+IDENTITY = [
+    "build",
+    "--select",
+    "path:models/staging",
+    "+int_identity__customer_registry",
+    "--exclude-resource-type",
+    "test",
+    "--exclude-resource-type",
+    "unit_test",
+]
+SHARE = "{{bitrix_omni_identity_scoped_resolution_max_share: {}}}"
 DEFAULT_MATERIALIZED = (
     "+materialized: \"{{ 'incremental' if target.type == 'duckdb' else 'view' }}\""
 )
@@ -85,12 +99,22 @@ def test_incremental_staging_on_postgres(pg_server, tmp_path):
         "DBT_TARGET_PATH": str(tmp_path / "target_incr"),
         "DBT_LOG_PATH": str(tmp_path / "logs_incr"),
     }
-    first = dbt(STAGING, incremental, project)
+    first = dbt([*IDENTITY, "--vars", SHARE.format(1)], incremental, project)
     assert first.returncode == 0, (first.stdout + first.stderr)[-6000:]
+    assert "identity resolution: the whole graph" in first.stdout
     for statement in SOURCE_CHANGES:
         _query(params, statement)
-    second = dbt(STAGING, incremental, project)
+    second = dbt([*IDENTITY, "--vars", SHARE.format(1)], incremental, project)
     assert second.returncode == 0, (second.stdout + second.stderr)[-6000:]
+    assert "records around" in second.stdout, second.stdout[-6000:]
+    whole = dbt(
+        ["run", "--select", "int_identity__customer_registry", "--vars", SHARE.format(0)],
+        incremental,
+        project,
+    )
+    assert whole.returncode == 0, (whole.stdout + whole.stderr)[-6000:]
+    assert "identity resolution: the whole graph" in whole.stdout
+    assert "; 0 registry rows written" in whole.stdout, whole.stdout[-6000:]
     compiled = (
         tmp_path / "target_incr/compiled/bitrix_omni/models/staging/bitrix/stg_bitrix__orders.sql"
     ).read_text()

@@ -385,25 +385,41 @@ def drop_stale_staging(connection: Any, schema: str, identifier: str) -> None:
 
 
 class Relation:
-    """What `dbt.ref()` and `dbt.source()` hand a Python model: a query, read on demand.
+    """What `dbt.ref()` and `dbt.source()` hand a Python model: the relation's pyarrow
+    Table, read when first used.
 
-    `to_arrow_table()` reads it; `project(columns)` narrows it first (only those columns
-    cross the wire); `sql_query()` is its SQL, for models that filter or join it in the
-    warehouse (as dbt-duckdb's relations offer).
+    Every attribute of a pyarrow Table works on it (`num_rows`, `slice`, `to_pandas`,
+    `relation["column"]`, ...). Before it is read, `project(columns)` narrows it (only
+    those columns cross the wire) and `sql_query()` gives its SQL, for models that filter
+    or join it in the warehouse first (as dbt-duckdb's relations allow).
     """
 
     def __init__(self, connection: Any, query: str) -> None:
-        self.connection = connection
-        self.query = query
+        self._connection = connection
+        self._query = query
+        self._table: pa.Table | None = None
 
     def sql_query(self) -> str:
-        return self.query
+        return self._query
 
     def project(self, columns: str) -> Relation:
-        return Relation(self.connection, f"select {columns} from ({self.query}) as projected")
+        return Relation(self._connection, f"select {columns} from ({self._query}) as projected")
 
     def to_arrow_table(self) -> pa.Table:
-        return read_query(self.connection, self.query)
+        if self._table is None:
+            self._table = read_query(self._connection, self._query)
+        return self._table
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):  # not a Table attribute: no read for it
+            raise AttributeError(name)
+        return getattr(self.to_arrow_table(), name)
+
+    def __getitem__(self, key: Any) -> Any:
+        return self.to_arrow_table()[key]
+
+    def __len__(self) -> int:
+        return len(self.to_arrow_table())
 
 
 class Session:
