@@ -32,6 +32,7 @@ def model(dbt, session):
         links=relation_query(dbt.ref("int_identity__links")),
         guarded=relation_query(dbt.ref("int_identity__guarded_identifiers")),
         fingerprints=relation_query(dbt.ref("int_identity__record_fingerprints")),
+        guard_fingerprints=relation_query(dbt.ref("int_identity__guard_fingerprints")),
         registry=f"select * from {dbt.this}" if dbt.is_incremental else None,
     )
     blocklist = normalized_blocklist(to_arrow(dbt.ref("identity_blocklist")), region)

@@ -5,10 +5,11 @@ graph again costs the same as the first run; this module resolves only the part 
 have changed and gives those records exactly the rows a whole-graph resolution gives them
 (a property test in ``tests/unit/test_scoped.py`` compares the two).
 
-Which part? Every record has a fingerprint of what resolution reads about it (its record
-row, its e-mails and phones with the guards' verdict on each, its links in both
-directions), computed in SQL by ``int_identity__record_fingerprints``; the registry keeps
-the fingerprint each record was last resolved with. The *seeds* are the records whose
+Which part? Every record has a fingerprint of what resolution reads about it: its record
+row, its e-mails and phones and its links in both directions
+(``int_identity__record_fingerprints``), plus the guards' verdict on each of its values
+(``int_identity__guard_fingerprints``, which alone waits for the guards); the registry
+keeps the fingerprint each record was last resolved with. The *seeds* are the records whose
 fingerprint changed, the new ones and those that disappeared. The *scope* is the closure
 of the seeds under
 
@@ -37,6 +38,8 @@ run on both.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -68,6 +71,7 @@ class Relations:
     links: str
     guarded: str  # int_identity__guarded_identifiers: the whole graph's verdicts
     fingerprints: str  # int_identity__record_fingerprints
+    guard_fingerprints: str  # int_identity__guard_fingerprints
     registry: str | None  # the registry as stored (None: first run)
 
 
@@ -112,6 +116,24 @@ def _columns(session: Any, query: str) -> list[str]:
     return list(to_arrow(session.sql(f"select * from ({query}) as probe limit 0")).column_names)
 
 
+#: The fingerprints of a record, joined as ``fingerprints`` and ``guards``: the registry
+#: keeps this value. Added as decimals: two bigints may overflow.
+_FINGERPRINT = (
+    "cast((cast(fingerprints.input_fingerprint as decimal(38, 0))"
+    " + coalesce(guards.guard_fingerprint, 0)) % 9223372036854775807 as bigint)"
+)
+
+
+def _fingerprints(rel: Relations) -> str:
+    """record_key and the fingerprint the registry keeps, per current record."""
+    return f"""
+        select fingerprints.record_key, {_FINGERPRINT} as input_fingerprint
+        from {_from(rel.fingerprints, "fingerprints")}
+        left join {_from(rel.guard_fingerprints, "guards")}
+            on guards.record_key = fingerprints.record_key
+    """
+
+
 def _in_scope(column: str) -> str:
     return f"{column} in (select record_key from {SCOPE_TABLE})"
 
@@ -122,7 +144,7 @@ def _seed_query(rel: Relations) -> str:
     assert rel.registry is not None
     return f"""
         select fingerprints.record_key
-        from {_from(rel.fingerprints, "fingerprints")}
+        from {_from(_fingerprints(rel), "fingerprints")}
         left join {_from(rel.registry, "built")}
             on built.record_key = fingerprints.record_key
         where
@@ -143,18 +165,32 @@ def _seed_query(rel: Relations) -> str:
     """
 
 
-def _round_statement(rel: Relations, last: int) -> str:
-    """Add the records one edge away from the records added in round ``last``."""
-    assert rel.registry is not None
-    frontier = f"{SCOPE_TABLE}.scope_round = {last}"
+def _link_neighbours(links: str, table: str, frontier: str) -> str:
+    """Records linked to the frontier rows of ``table`` (both directions)."""
     return f"""
-        insert into {SCOPE_TABLE} (record_key, scope_round)
-        select distinct found.record_key, {last + 1}
-        from (
+            select links.other_record_key as record_key
+            from {table}
+            inner join {_from(links, "links")}
+                on links.record_key = {table}.record_key
+            where {frontier}
+            union all
+            select links.record_key
+            from {table}
+            inner join {_from(links, "links")}
+                on links.other_record_key = {table}.record_key
+            where {frontier}
+    """
+
+
+def _scope_neighbours(rel: Relations, table: str, frontier: str) -> str:
+    """Records one edge away from the frontier: a shared value the guards let through, a
+    link, or the same previous customer."""
+    assert rel.registry is not None
+    return f"""
             select other.record_key
-            from {SCOPE_TABLE}
+            from {table}
             inner join {_from(rel.identifiers, "mine")}
-                on mine.record_key = {SCOPE_TABLE}.record_key
+                on mine.record_key = {table}.record_key
             inner join {_from(rel.identifiers, "other")}
                 on
                     other.identifier_kind = mine.identifier_kind
@@ -170,32 +206,58 @@ def _round_statement(rel: Relations, last: int) -> str:
                         and guarded.identifier_hash = mine.identifier_hash
                 )
             union all
-            select links.other_record_key
-            from {SCOPE_TABLE}
-            inner join {_from(rel.links, "links")}
-                on links.record_key = {SCOPE_TABLE}.record_key
-            where {frontier}
-            union all
-            select links.record_key
-            from {SCOPE_TABLE}
-            inner join {_from(rel.links, "links")}
-                on links.other_record_key = {SCOPE_TABLE}.record_key
-            where {frontier}
+            {_link_neighbours(rel.links, table, frontier)}
             union all
             select same.record_key
-            from {SCOPE_TABLE}
+            from {table}
             inner join {_from(rel.registry, "mine")}
-                on mine.record_key = {SCOPE_TABLE}.record_key
+                on mine.record_key = {table}.record_key
             inner join {_from(rel.registry, "same")}
                 on same.customer_uuid = mine.customer_uuid
             where {frontier} and mine.is_current and same.is_current
-        ) as found
-        where
-            found.record_key is not null
-            and not exists (
-                select 1 from {SCOPE_TABLE} as known where known.record_key = found.record_key
-            )
     """
+
+
+def grow(
+    session: Any,
+    table: str,
+    seeds: str,
+    neighbours: Callable[[str], str],
+    limit: float = math.inf,
+) -> tuple[int, int, int]:
+    """Create the temporary table ``table`` (``record_key``, ``scope_round``) from the
+    query ``seeds`` (its ``record_key`` column) and close it round by round under
+    ``neighbours(frontier)``, a query of ``record_key`` given a condition on ``table``
+    that selects the rows added in the last round (only those are expanded).
+
+    Returns (seeds, final size, rounds); the size is -1 when it passed ``limit`` (the
+    rounds stop there). The caller drops the table.
+    """
+    session.execute(f"drop table if exists {table}")
+    session.execute(
+        f"create temporary table {table} as "
+        f"select seeds.record_key, 0 as scope_round from ({seeds}) as seeds"
+    )
+    first = _count(session, f"select * from {table}")
+    size, rounds = first, 0
+    while size and size <= limit:
+        session.execute(
+            f"""
+            insert into {table} (record_key, scope_round)
+            select distinct found.record_key, {rounds + 1}
+            from ({neighbours(f"{table}.scope_round = {rounds}")}) as found
+            where
+                found.record_key is not null
+                and not exists (
+                    select 1 from {table} as known where known.record_key = found.record_key
+                )
+            """
+        )
+        added = _count(session, f"select * from {table} where scope_round = {rounds + 1}")
+        if added == 0:
+            break
+        size, rounds = size + added, rounds + 1
+    return first, (size if size <= limit else -1), rounds
 
 
 def _select(query: str, columns: tuple[str, ...], where: str | None = None) -> str:
@@ -209,7 +271,7 @@ def _records_query(rel: Relations, where: str | None) -> str:
     return f"""
         select {listed}, fingerprints.input_fingerprint as {FINGERPRINT_COLUMN}
         from {_from(rel.records, "records")}
-        left join {_from(rel.fingerprints, "fingerprints")}
+        left join {_from(_fingerprints(rel), "fingerprints")}
             on fingerprints.record_key = records.record_key
         {f"where {where}" if where else ""}
         order by records.record_key
@@ -223,21 +285,13 @@ def _drop_scope(session: Any) -> None:
 def _scope(session: Any, rel: Relations, total: int, max_share: float) -> tuple[int, int, int]:
     """Build the scope table: (seeds, scope size, rounds), or scope -1 when it grew past
     ``max_share`` of ``total`` records (the caller resolves the whole graph)."""
-    limit = max_share * max(total, 1)
-    _drop_scope(session)
-    session.execute(
-        f"create temporary table {SCOPE_TABLE} as "
-        f"select seeds.record_key, 0 as scope_round from ({_seed_query(rel)}) as seeds"
+    return grow(
+        session,
+        SCOPE_TABLE,
+        _seed_query(rel),
+        lambda frontier: _scope_neighbours(rel, SCOPE_TABLE, frontier),
+        max_share * max(total, 1),
     )
-    seeds = _count(session, f"select * from {SCOPE_TABLE}")
-    size, rounds = seeds, 0
-    while size and size <= limit:
-        session.execute(_round_statement(rel, rounds))
-        added = _count(session, f"select * from {SCOPE_TABLE} where scope_round = {rounds + 1}")
-        if added == 0:
-            break
-        size, rounds = size + added, rounds + 1
-    return seeds, (size if size <= limit else -1), rounds
 
 
 def run_resolution(

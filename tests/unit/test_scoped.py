@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from bitrix_omni import pipeline
 from bitrix_omni.frames import to_arrow
+from bitrix_omni.guards import warehouse_guarded_identifiers
 from bitrix_omni.scoped import SCOPE_TABLE, Relations, run_resolution
 
 KEYS = [f"b_user:{i}" for i in range(6)] + [f"b_sale_order:{i}" for i in range(6)]
@@ -36,18 +37,17 @@ VALUES = [
 TIMES = ["2024-01-01", "2024-01-02", "2024-01-03", None]
 AT = [dt.datetime(2024, 6, 1, h, tzinfo=dt.timezone.utc) for h in (10, 11, 12)]
 
-#: The dbt model int_identity__record_fingerprints, on DuckDB.
+#: The dbt models int_identity__record_fingerprints and int_identity__guard_fingerprints,
+#: on DuckDB.
 FINGERPRINTS = """
     with input_rows as (
         select record_key, hash('record', source_table, source_id, first_seen_at,
                                 last_seen_at) as row_hash
         from records
         union all
-        select i.record_key, hash('identifier', i.identifier_kind, i.identifier_hash, g.reason)
-        from identifiers as i
-        left join guarded as g
-            on i.identifier_kind = g.identifier_kind and i.identifier_hash = g.identifier_hash
-        where i.is_valid
+        select record_key, hash('identifier', identifier_kind, identifier_hash)
+        from identifiers
+        where is_valid
         union all
         select record_key, hash('link to', other_record_key) from links
         union all
@@ -56,6 +56,18 @@ FINGERPRINTS = """
     select r.record_key, cast(sum(row_hash) % 9223372036854775807 as bigint) as input_fingerprint
     from records as r inner join input_rows using (record_key)
     group by r.record_key
+"""
+
+
+GUARD_FINGERPRINTS = """
+    select i.record_key,
+           cast(sum(hash('verdict', i.identifier_kind, i.identifier_hash, g.reason))
+                % 9223372036854775807 as bigint) as guard_fingerprint
+    from identifiers as i
+    inner join guarded as g
+        on i.identifier_kind = g.identifier_kind and i.identifier_hash = g.identifier_hash
+    where i.is_valid
+    group by i.record_key
 """
 
 
@@ -157,6 +169,7 @@ def _load(con: duckdb.DuckDBPyConnection, world: dict[str, object]) -> None:
         con.execute(f"create or replace table {name} as select * from frame")
         con.unregister("frame")
     con.execute(f"create or replace table fingerprints as {FINGERPRINTS}")
+    con.execute(f"create or replace table guard_fingerprints as {GUARD_FINGERPRINTS}")
 
 
 def _relations(registry: str | None) -> Relations:
@@ -166,6 +179,7 @@ def _relations(registry: str | None) -> Relations:
         links="select * from links",
         guarded="select * from guarded",
         fingerprints="select * from fingerprints",
+        guard_fingerprints="select * from guard_fingerprints",
         registry=registry,
     )
 
@@ -290,3 +304,42 @@ def test_records_that_disappear_are_marked_gone(share: float) -> None:
     by_key = {r["record_key"]: r for r in rows}
     assert by_key["b_user:1"]["is_current"] is False
     assert by_key["b_user:2"]["component_size"] == 1
+
+
+@SETTINGS
+@given(worlds())
+def test_warehouse_guard_equals_the_guard_step(world: dict[str, object]) -> None:
+    """The guards computed in the warehouse give guard_identifiers' frame."""
+    con = duckdb.connect()
+    _load(con, world)  # its `guarded` table is pipeline.guarded_identifiers'
+    found = warehouse_guarded_identifiers(
+        con,
+        "select * from records",
+        "select * from identifiers",
+        "select * from links",
+        frozenset({"junk@mail.ru"}),
+        int(world["cap"]),  # type: ignore[call-overload]
+    )
+    expected = con.sql("select * from guarded").df().rename(columns={"identifier_kind": "kind"})
+    pd.testing.assert_frame_equal(found, expected, check_dtype=False)
+    assert list(found.dtypes[["distinct_groups", "records"]]) == ["int64", "int64"]
+
+
+def test_warehouse_guard_without_guarded_values_keeps_column_types() -> None:
+    """No value to guard: an empty frame whose text columns are still text (a table of
+    NULL-typed columns would break the models reading it)."""
+    world = {"records": [("b_user:1", None)], "identifiers": [], "links": [], "cap": 1}
+    con = duckdb.connect()
+    _load(con, world)
+    found = warehouse_guarded_identifiers(
+        con,
+        "select * from records",
+        "select * from identifiers",
+        "select * from links",
+        frozenset(),
+        1,
+    )
+    con.register("found", found)
+    types = dict(con.sql("select column_name, column_type from (describe found)").fetchall())
+    assert found.empty and types["identifier_hash"] == "VARCHAR"
+    assert types["records"] == "BIGINT"

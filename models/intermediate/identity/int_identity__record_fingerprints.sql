@@ -1,14 +1,12 @@
 {#-
     One number per identity record that changes whenever anything identity resolution
-    reads about the record changes: its record row, its valid e-mails and phones with the
-    guards' verdict on each, and its links in both directions. The registry keeps the
-    fingerprint each record was last resolved with, and a run re-resolves only the
-    customers around records whose fingerprint changed (bitrix_omni.scoped).
-
-    A guard verdict is part of every holder's fingerprint: an e-mail that becomes
-    over-shared (or stops being so) changes the fingerprint of each record holding it,
-    so the customers it joined or will join are re-resolved too. The number is a sum of
-    row hashes modulo 2^63 - 1, engine-specific like every row hash here.
+    reads about the record's own rows changes: its record row, its valid e-mails and
+    phones, and its links in both directions. The registry keeps the fingerprint each
+    record was last resolved with (plus int_identity__guard_fingerprints, the guards'
+    verdicts on its values), and a run re-resolves only the customers around records
+    whose fingerprint changed (bitrix_omni.scoped). It does not wait for the guards, so
+    it is built while they run. The number is a sum of row hashes modulo 2^63 - 1,
+    engine-specific like every row hash here.
 -#}
 {{ config(materialized='table') }}
 
@@ -20,10 +18,6 @@ records as (
 
 identifiers as (
     select * from {{ ref('int_identity__normalized_identifiers') }}
-),
-
-guarded as (
-    select * from {{ ref('int_identity__guarded_identifiers') }}
 ),
 
 links as (
@@ -41,17 +35,11 @@ input_rows as (
     union all
 
     select
-        identifiers.record_key,
-        {{ bitrix_omni.bx_hash([
-            "'identifier'", 'identifiers.identifier_kind', 'identifiers.identifier_hash',
-            'guarded.reason',
-        ]) }} as row_hash
+        record_key,
+        {{ bitrix_omni.bx_hash(["'identifier'", 'identifier_kind', 'identifier_hash']) }}
+            as row_hash
     from identifiers
-    left join guarded
-        on
-            identifiers.identifier_kind = guarded.identifier_kind
-            and identifiers.identifier_hash = guarded.identifier_hash
-    where identifiers.is_valid
+    where is_valid
 
     union all
 
