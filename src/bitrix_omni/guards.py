@@ -38,49 +38,105 @@ def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _holders_query(records: str, identifiers: str, blocklist: frozenset[str], cap: int) -> str:
+def _holders_query(
+    records: str, identifiers: str, links: str, blocklist: frozenset[str], cap: int
+) -> str:
     """Distinct (record, value) rows of the candidate values, on known records, with the
-    value's record count and whether it is blocklisted."""
+    value's record count and whether it is blocklisted.
+
+    Values on more than ``cap`` identifier rows are a superset of the values on more than
+    ``cap`` records, found by one aggregate without the join to the records; the holders
+    of those are joined and counted exactly. Most are a customer's own address on their
+    orders: each holder's *anchor*, the least of itself and the known records it links
+    to, lies in its link-group, so a value on at most ``cap`` anchors touches at most
+    ``cap`` link-groups and is dropped before the link closure.
+    """
     blocked = (
-        f"usable.identifier_value in ({', '.join(_literal(v) for v in sorted(blocklist))})"
+        f"ids.identifier_value in ({', '.join(_literal(v) for v in sorted(blocklist))})"
         if blocklist
         else "false"
     )
+    known = f"(select known.record_key from {_from(records, 'known')})"
     return f"""
-        with usable as (
+        with rows_per_value as (
+            select
+                ids.identifier_kind,
+                ids.identifier_hash,
+                max(case when {blocked} then 1 else 0 end) as blocked
+            from {_from(identifiers, "ids")}
+            where ids.identifier_hash is not null
+            group by ids.identifier_kind, ids.identifier_hash
+            having count(*) > {int(cap)} or max(case when {blocked} then 1 else 0 end) = 1
+        ),
+        holders as (
             select distinct
                 ids.record_key,
                 ids.identifier_kind,
                 ids.identifier_hash,
-                ids.identifier_value,
-                ids.identifier_masked
+                ids.identifier_masked,
+                rows_per_value.blocked
             from {_from(identifiers, "ids")}
-            where
-                ids.identifier_hash is not null
-                and ids.record_key in (select known.record_key from {_from(records, "known")})
+            inner join rows_per_value
+                on
+                    ids.identifier_kind = rows_per_value.identifier_kind
+                    and ids.identifier_hash = rows_per_value.identifier_hash
+            where ids.record_key in {known}
         ),
         counted as (
             select
-                usable.identifier_kind,
-                usable.identifier_hash,
-                count(*) as records,
-                max(case when {blocked} then 1 else 0 end) as blocked
-            from usable
-            group by usable.identifier_kind, usable.identifier_hash
+                holders.*,
+                count(*) over (
+                    partition by holders.identifier_kind, holders.identifier_hash
+                ) as records
+            from holders
+        ),
+        candidates as (
+            select * from counted where records > {int(cap)} or blocked = 1
+        ),
+        neighbours as (
+            select links.record_key, links.other_record_key as neighbour
+            from {_from(links, "links")}
+            where links.record_key in (select candidates.record_key from candidates)
+            union all
+            select links.other_record_key as record_key, links.record_key as neighbour
+            from {_from(links, "links")}
+            where links.other_record_key in (select candidates.record_key from candidates)
+        ),
+        anchors as (
+            select record_key, min(neighbour) as anchor
+            from neighbours
+            where neighbour in {known}
+            group by record_key
+        ),
+        anchored as (
+            select
+                candidates.*,
+                case
+                    when anchors.anchor < candidates.record_key then anchors.anchor
+                    else candidates.record_key
+                end as anchor
+            from candidates
+            left join anchors
+                on candidates.record_key = anchors.record_key
+        ),
+        spread as (
+            select identifier_kind, identifier_hash
+            from anchored
+            group by identifier_kind, identifier_hash
+            having count(distinct anchor) > {int(cap)} or max(blocked) = 1
         )
         select
-            usable.record_key,
-            usable.identifier_kind,
-            usable.identifier_hash,
-            usable.identifier_masked,
-            counted.records,
-            counted.blocked
-        from usable
-        inner join counted
+            anchored.record_key,
+            anchored.identifier_kind,
+            anchored.identifier_hash,
+            anchored.identifier_masked,
+            anchored.records,
+            anchored.blocked
+        from anchored
+        inner join spread
             on
-                usable.identifier_kind = counted.identifier_kind
-                and usable.identifier_hash = counted.identifier_hash
-        where counted.records > {int(cap)} or counted.blocked = 1
+                anchored.identifier_kind = spread.identifier_kind
+                and anchored.identifier_hash = spread.identifier_hash
     """
 
 
@@ -113,7 +169,7 @@ def warehouse_guarded_identifiers(
     try:
         session.execute(
             f"create temporary table {HOLDERS_TABLE} as "
-            + _holders_query(records, identifiers, blocklist, cap)
+            + _holders_query(records, identifiers, links, blocklist, cap)
         )
         holders = to_arrow(session.sql(f"select * from {HOLDERS_TABLE}"))
         if holders.num_rows == 0:

@@ -704,6 +704,7 @@ def _new_uuids(
     """
     if len(anchor_keys) == 0:
         return pa.array([], pa.large_string())
+    anchor_keys = as_large_strings(anchor_keys)  # the suffixes below are large strings
     fresh = _uuid5_strings(namespace, anchor_keys)
     if len(reserved) == 0:
         return fresh

@@ -652,6 +652,11 @@ def test_split_uuid5_collision_is_derived_deterministically() -> None:
     third = resolve_identities(records3, identifiers, None, previous=prev_map(first), config=cfg)
     assert uuid_of(third, "b_user:1:split") == u5("b_user:1:split")
     assert uuid_of(third, "b_user:1") == u5("b_user:1:split:2")
+    # Keys as Arrow `string` (what a DuckDB relation gives), not `large_string`.
+    narrow = pa.Table.from_pandas(records2, preserve_index=False)
+    narrow = narrow.set_column(0, "record_key", narrow["record_key"].cast(pa.string()))
+    again = resolve_identities(narrow, identifiers, None, previous=prev_map(first), config=cfg)
+    assert uuid_of(again, "b_user:1") == u5("b_user:1:split")
 
 
 def test_full_rebuild_reproduces_first_run() -> None:

@@ -76,7 +76,7 @@ def worlds(draw: st.DrawFn) -> dict[str, object]:
     """A world: records, raw identifier rows, links and the guard cap."""
     keys = draw(st.lists(st.sampled_from(KEYS), unique=True, max_size=len(KEYS)))
     records = [(k, draw(st.sampled_from(TIMES))) for k in keys]
-    pool = [*keys, "b_user:404"]  # an unknown record for dangling rows
+    pool = [*keys, "a_gone:404"]  # an unknown record for dangling rows
     identifiers = draw(
         st.lists(st.tuples(st.sampled_from(pool), st.sampled_from(VALUES)), max_size=16)
     )
@@ -106,7 +106,7 @@ def edited(draw: st.DrawFn, world: dict[str, object]) -> dict[str, object]:
         i = draw(st.integers(0, len(out["records"]) - 1))  # type: ignore[arg-type]
         key, _ = out["records"][i]  # type: ignore[index]
         out["records"][i] = (key, draw(st.sampled_from(TIMES)))  # type: ignore[index]
-    pool = [k for k, _ in out["records"]] + ["b_user:404"]  # type: ignore[attr-defined]
+    pool = [k for k, _ in out["records"]] + ["a_gone:404"]  # type: ignore[attr-defined]
     out["identifiers"] += draw(  # type: ignore[operator]
         st.lists(st.tuples(st.sampled_from(pool), st.sampled_from(VALUES)), max_size=3)
     )
@@ -343,3 +343,27 @@ def test_warehouse_guard_without_guarded_values_keeps_column_types() -> None:
     types = dict(con.sql("select column_name, column_type from (describe found)").fetchall())
     assert found.empty and types["identifier_hash"] == "VARCHAR"
     assert types["records"] == "BIGINT"
+
+
+def test_warehouse_guard_does_not_join_groups_through_unknown_records() -> None:
+    """Two users linked to the same deleted record are still two link-groups (a dangling
+    link joins nothing), so their shared e-mail is over-shared at a cap of one."""
+    world = {
+        "records": [("b_user:1", None), ("b_user:2", None)],
+        "identifiers": [("b_user:1", VALUES[0]), ("b_user:2", VALUES[0])],
+        "links": [("b_user:1", "a_gone:404"), ("a_gone:404", "b_user:2")],
+        "cap": 1,
+    }
+    con = duckdb.connect()
+    _load(con, world)
+    found = warehouse_guarded_identifiers(
+        con,
+        "select * from records",
+        "select * from identifiers",
+        "select * from links",
+        frozenset(),
+        1,
+    )
+    assert found[["reason", "distinct_groups", "records"]].values.tolist() == [
+        ["over_shared", 2, 2]
+    ]
