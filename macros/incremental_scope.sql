@@ -246,3 +246,10 @@ union all
             {%- endfor %}
     )
 {% endmacro %}
+
+
+{#- A per-key sum of row hashes as a bigint (modulo 2^63 - 1), the fingerprint the identity
+    registry keeps per record (bitrix_omni.scoped adds two of them the same way). -#}
+{% macro bigint_fingerprint(row_hashes) %}
+    cast(sum({{ row_hashes }}) % 9223372036854775807 as bigint)
+{%- endmacro %}

@@ -306,20 +306,24 @@ def test_records_that_disappear_are_marked_gone(share: float) -> None:
     assert by_key["b_user:2"]["component_size"] == 1
 
 
+def _warehouse_guard(con: duckdb.DuckDBPyConnection, blocklist: frozenset[str], cap: int):  # type: ignore[no-untyped-def]
+    return warehouse_guarded_identifiers(
+        con,
+        "select * from records",
+        "select * from identifiers",
+        "select * from links",
+        blocklist,
+        cap,
+    )
+
+
 @SETTINGS
 @given(worlds())
 def test_warehouse_guard_equals_the_guard_step(world: dict[str, object]) -> None:
     """The guards computed in the warehouse give guard_identifiers' frame."""
     con = duckdb.connect()
     _load(con, world)  # its `guarded` table is pipeline.guarded_identifiers'
-    found = warehouse_guarded_identifiers(
-        con,
-        "select * from records",
-        "select * from identifiers",
-        "select * from links",
-        frozenset({"junk@mail.ru"}),
-        int(world["cap"]),  # type: ignore[call-overload]
-    )
+    found = _warehouse_guard(con, frozenset({"junk@mail.ru"}), int(world["cap"]))  # type: ignore[call-overload]
     expected = con.sql("select * from guarded").df().rename(columns={"identifier_kind": "kind"})
     pd.testing.assert_frame_equal(found, expected, check_dtype=False)
     assert list(found.dtypes[["distinct_groups", "records"]]) == ["int64", "int64"]
@@ -331,14 +335,7 @@ def test_warehouse_guard_without_guarded_values_keeps_column_types() -> None:
     world = {"records": [("b_user:1", None)], "identifiers": [], "links": [], "cap": 1}
     con = duckdb.connect()
     _load(con, world)
-    found = warehouse_guarded_identifiers(
-        con,
-        "select * from records",
-        "select * from identifiers",
-        "select * from links",
-        frozenset(),
-        1,
-    )
+    found = _warehouse_guard(con, frozenset(), 1)
     con.register("found", found)
     types = dict(con.sql("select column_name, column_type from (describe found)").fetchall())
     assert found.empty and types["identifier_hash"] == "VARCHAR"
@@ -356,14 +353,7 @@ def test_warehouse_guard_does_not_join_groups_through_unknown_records() -> None:
     }
     con = duckdb.connect()
     _load(con, world)
-    found = warehouse_guarded_identifiers(
-        con,
-        "select * from records",
-        "select * from identifiers",
-        "select * from links",
-        frozenset(),
-        1,
-    )
+    found = _warehouse_guard(con, frozenset(), 1)
     assert found[["reason", "distinct_groups", "records"]].values.tolist() == [
         ["over_shared", 2, 2]
     ]

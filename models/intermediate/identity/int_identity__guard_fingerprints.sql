@@ -36,6 +36,6 @@ verdicts as (
 
 select
     record_key,
-    cast(sum(row_hash) % 9223372036854775807 as bigint) as guard_fingerprint
+    {{ bitrix_omni.bigint_fingerprint('row_hash') }} as guard_fingerprint
 from verdicts
 group by record_key

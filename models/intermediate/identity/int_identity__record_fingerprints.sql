@@ -59,7 +59,7 @@ input_rows as (
 fingerprints as (
     select
         record_key,
-        cast(sum(row_hash) % 9223372036854775807 as bigint) as input_fingerprint
+        {{ bitrix_omni.bigint_fingerprint('row_hash') }} as input_fingerprint
     from input_rows
     group by record_key
 )
