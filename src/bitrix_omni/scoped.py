@@ -88,18 +88,17 @@ class ResolutionRun:
 
     def summary(self) -> str:
         if self.scope is None:
-            how = "the whole graph"
+            how = f"the whole graph of {self.records} records"
             if self.seeds is not None:
-                how += f" ({self.seeds} records changed)"
+                how += f" ({self.seeds} changed)"
+        elif self.seeds == 0:
+            how = f"no record of {self.records} changed"
         else:
             how = (
-                f"{self.scope} records around {self.seeds} changed ones "
-                f"({self.rounds} rounds of closure)"
+                f"{self.scope} of {self.records} records, the customers around "
+                f"{self.seeds} changed (closed in {self.rounds} rounds)"
             )
-        return (
-            f"identity resolution: {how} of {self.records} records; "
-            f"{self.rows.num_rows} registry rows written"
-        )
+        return f"identity resolution: {how}; {self.rows.num_rows} registry rows written"
 
 
 def _from(query: str, alias: str) -> str:

@@ -274,7 +274,10 @@ def test_a_small_change_resolves_a_small_scope() -> None:
         "b_user:0",
         "b_user:3",
     ]
-    assert "3 records around 1 changed ones" in second.summary()
+    assert "3 of 7 records, the customers around 1 changed" in second.summary()
+    _store(con, "after", second.rows, "stored")
+    again = run_resolution(con, _relations("select * from after"), frozenset(), 5, AT[2], 1.0)
+    assert again.summary().endswith("no record of 7 changed; 0 registry rows written")
     # Larger than the share allowed: the whole graph, with the same rows.
     whole = run_resolution(con, _relations("select * from stored"), frozenset(), 5, AT[1], 0.1)
     assert whole.scope is None and whole.seeds == 1
