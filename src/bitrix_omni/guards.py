@@ -164,7 +164,10 @@ def warehouse_guarded_identifiers(
     computed from the relations (SQL queries) of the records, the normalized identifiers
     (``identifier_kind``, ``identifier_value``, ``identifier_hash`` NULL when invalid,
     ``identifier_masked``) and the links."""
-    cap = int(max_customers_per_identifier)
+    cap = max_customers_per_identifier
+    if isinstance(cap, bool) or not isinstance(cap, (int, np.integer)) or cap < 1:
+        raise ValueError(f"max_customers_per_identifier must be an int >= 1, got {cap!r}")
+    cap = int(cap)
     session.execute(f"drop table if exists {HOLDERS_TABLE}")
     try:
         session.execute(

@@ -360,3 +360,13 @@ def test_warehouse_guard_does_not_join_groups_through_unknown_records() -> None:
     assert found[["reason", "distinct_groups", "records"]].values.tolist() == [
         ["over_shared", 2, 2]
     ]
+
+
+@pytest.mark.parametrize("cap", [0, -1, 2.5, True])
+def test_warehouse_guard_rejects_a_cap_the_guard_step_rejects(cap: object) -> None:
+    """A cap below one (or not an int) is a configuration error, as in IdentityConfig."""
+    world = {"records": [("b_user:1", None)], "identifiers": [], "links": [], "cap": 1}
+    con = duckdb.connect()
+    _load(con, world)
+    with pytest.raises(ValueError, match="max_customers_per_identifier must be an int >= 1"):
+        _warehouse_guard(con, frozenset(), cap)  # type: ignore[arg-type]
