@@ -72,6 +72,8 @@ class PostgresServer:
     root: Path
     port: int
     run_as: pwd.struct_passwd | None = None
+    #: Extra server settings (``-c name=value``), e.g. memory for a benchmark.
+    settings: dict[str, str] = field(default_factory=dict)
     log: Path = field(init=False)
 
     def __post_init__(self) -> None:
@@ -145,7 +147,7 @@ class PostgresServer:
             f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1 "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
             "-c max_connections=100 -c shared_buffers=128MB -c TimeZone=UTC"
-        )
+        ) + "".join(f" -c {name}={value}" for name, value in self.settings.items())
         started = self._cmd(
             [
                 str(self.bindir / "pg_ctl"),
@@ -197,12 +199,15 @@ class PostgresServer:
         return {**self.params, "dbname": name}
 
 
-def start_server() -> PostgresServer:
-    """Start a new server in a fresh temp dir under /tmp (short path: unix socket limit)."""
+def start_server(settings: dict[str, str] | None = None) -> PostgresServer:
+    """Start a new server in a fresh temp dir under /tmp (short path: unix socket limit),
+    with ``settings`` on top of the test defaults (a later ``-c`` wins)."""
     bindir = find_bindir()
     run_as = _ensure_user(SERVER_USER) if os.geteuid() == 0 else None
     root = Path(tempfile.mkdtemp(prefix="bxpg-", dir="/tmp"))
-    server = PostgresServer(bindir=bindir, root=root, port=_free_port(), run_as=run_as)
+    server = PostgresServer(
+        bindir=bindir, root=root, port=_free_port(), run_as=run_as, settings=dict(settings or {})
+    )
     try:
         return server.start()
     except Exception:

@@ -1,12 +1,12 @@
-"""Staging configured `incremental` on PostgreSQL (the project's default there is a view):
-the same SQL runs, an incremental run after source changes equals the views on those changes.
+"""Staging `incremental` on PostgreSQL (var `bitrix_omni_staging_materialized`; the default
+there is a view): the same SQL runs, an incremental run after source changes equals the views
+on those changes.
 Identity resolution runs on top: the second run resolves only the customers around the
 changed records, and a whole-graph resolution after it finds nothing to change.
 """
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import psycopg2
@@ -17,7 +17,13 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 DEMO_DIR = PROJECT_DIR / "data" / "demo"
 DATABASE = "bitrix_omni_incremental"
 SOURCE_SCHEMA = "bitrix"
-STAGING = ["run", "--select", "path:models/staging"]
+STAGING_VIEWS = [
+    "run",
+    "--select",
+    "path:models/staging",
+    "--vars",
+    "{bitrix_omni_staging_materialized: view}",
+]
 #: Staging and identity resolution up to the registry, scoped however much changed.
 IDENTITY = [
     "build",
@@ -29,9 +35,9 @@ IDENTITY = [
     "--exclude-resource-type",
     "unit_test",
 ]
-SHARE = "{{bitrix_omni_identity_scoped_resolution_max_share: {}}}"
-DEFAULT_MATERIALIZED = (
-    "+materialized: \"{{ 'incremental' if target.type == 'duckdb' else 'view' }}\""
+SHARE = (
+    "{{bitrix_omni_staging_materialized: incremental,"
+    " bitrix_omni_identity_scoped_resolution_max_share: {}}}"
 )
 
 # Changes made to the replicated tables between the two runs.
@@ -59,24 +65,6 @@ SOURCE_CHANGES = [
 ]
 
 
-def _incremental_copy(target: Path) -> Path:
-    """The project with staging set to `incremental` for every target."""
-    for name in ("models", "python_models", "macros", "seeds", "snapshots", "analyses"):
-        if (PROJECT_DIR / name).exists():  # git keeps no empty folder
-            shutil.copytree(PROJECT_DIR / name, target / name)
-    shutil.copytree(PROJECT_DIR / "tests" / "dbt", target / "tests" / "dbt")
-    if (PROJECT_DIR / "dbt_packages").exists():
-        shutil.copytree(PROJECT_DIR / "dbt_packages", target / "dbt_packages")
-    for name in ("profiles.yml", "packages.yml"):
-        shutil.copy(PROJECT_DIR / name, target / name)
-    config = (PROJECT_DIR / "dbt_project.yml").read_text()
-    assert DEFAULT_MATERIALIZED in config
-    (target / "dbt_project.yml").write_text(
-        config.replace(DEFAULT_MATERIALIZED, "+materialized: incremental")
-    )
-    return target
-
-
 def _query(params: dict, sql: str) -> list[tuple]:
     connection = psycopg2.connect(**params)
     try:
@@ -90,27 +78,25 @@ def _query(params: dict, sql: str) -> list[tuple]:
 def test_incremental_staging_on_postgres(pg_server, tmp_path):
     params = pg_server.create_database(DATABASE)
     load_csv_dir(params, DEMO_DIR, SOURCE_SCHEMA, upper_case=True)
-    project = _incremental_copy(tmp_path / "project")
     env = {**prod_target_env(params), "BITRIX_SOURCE_SCHEMA": SOURCE_SCHEMA}
     incremental = {
         **env,
-        "DBT_PROFILES_DIR": str(project),
+        "DBT_PROFILES_DIR": str(PROJECT_DIR),
         "BITRIX_OMNI_PG_SCHEMA": "incr",
         "DBT_TARGET_PATH": str(tmp_path / "target_incr"),
         "DBT_LOG_PATH": str(tmp_path / "logs_incr"),
     }
-    first = dbt([*IDENTITY, "--vars", SHARE.format(1)], incremental, project)
+    first = dbt([*IDENTITY, "--vars", SHARE.format(1)], incremental)
     assert first.returncode == 0, (first.stdout + first.stderr)[-6000:]
     assert "identity resolution: the whole graph" in first.stdout
     for statement in SOURCE_CHANGES:
         _query(params, statement)
-    second = dbt([*IDENTITY, "--vars", SHARE.format(1)], incremental, project)
+    second = dbt([*IDENTITY, "--vars", SHARE.format(1)], incremental)
     assert second.returncode == 0, (second.stdout + second.stderr)[-6000:]
     assert "the customers around" in second.stdout, second.stdout[-6000:]
     whole = dbt(
         ["run", "--select", "int_identity__customer_registry", "--vars", SHARE.format(0)],
         incremental,
-        project,
     )
     assert whole.returncode == 0, (whole.stdout + whole.stderr)[-6000:]
     assert "identity resolution: the whole graph" in whole.stdout
@@ -121,7 +107,7 @@ def test_incremental_staging_on_postgres(pg_server, tmp_path):
     assert "changed_keys" in compiled
 
     views = dbt(
-        STAGING,
+        STAGING_VIEWS,
         {
             **env,
             "DBT_PROFILES_DIR": str(PROJECT_DIR),
@@ -138,6 +124,12 @@ def test_incremental_staging_on_postgres(pg_server, tmp_path):
         " where table_schema = 'incr_staging' order by 1",
     )
     assert len(tables) == 22 and {kind for _, kind in tables} == {"BASE TABLE"}
+    reference = _query(
+        params,
+        "select distinct table_type from information_schema.tables"
+        " where table_schema = 'ref_staging'",
+    )
+    assert reference == [("VIEW",)]
     mismatches, reference_rows = [], 0
     for table, _ in tables:
         a, b = f"incr_staging.{table}", f"ref_staging.{table}"

@@ -1,0 +1,241 @@
+"""End-to-end benchmark of ``dbt build`` on PostgreSQL, the production target (a script,
+not a test).
+
+For each size it takes the generated export of ``bench_dbt_build.py`` (cached under
+``--work``), starts a throwaway PostgreSQL server (``tests/postgres/pg_server.py``: initdb +
+pg_ctl, with the memory settings below) unless ``--dsn`` names one, loads the export into
+the raw schema ``bitrix`` as a MySQL replica would have it (text columns, upper-case
+names, CSV ``COPY``) and runs ``dbt build --target prod`` (the project's own profile) on a
+fresh database. Staging is views there, so every run reads the raw tables.
+
+Then the hourly run, as on DuckDB: a second database gets the export as it was one hour
+before the end of the data window and is built; its raw schema is then reloaded with the
+full export (what replication delivers in that hour; the reload is timed apart, it is not
+dbt's work) and ``dbt build`` runs again. Reported: wall and CPU time of the dbt process
+tree, peak RSS of its largest process, node time by layer and the slowest models from
+``run_results.json``; the server's own CPU is not in the CPU figure.
+
+    python bench/bench_pg_build.py                        # 100k customers
+    python bench/bench_pg_build.py --customers 100000 1000000 --json
+    python bench/bench_pg_build.py --dsn "host=H port=P user=U password=W dbname=postgres"
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "postgres"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_dbt_build import (  # noqa: E402
+    DAYS,
+    START,
+    _machine,
+    _run_measured,
+    _seconds_by_layer,
+    generated,
+)
+from dbt_cli import prod_target_env  # noqa: E402
+from loader import load_csv_dir  # noqa: E402
+
+from bitrix_omni.exports import export_until  # noqa: E402
+
+#: Server settings for the throwaway server (the test defaults are for tiny data).
+SERVER_SETTINGS = {
+    "shared_buffers": "2GB",
+    "work_mem": "64MB",
+    "maintenance_work_mem": "512MB",
+    "max_wal_size": "8GB",
+    "effective_cache_size": "8GB",
+}
+
+
+def _params_from_dsn(dsn: str) -> dict[str, Any]:
+    fields = dict(part.split("=", 1) for part in dsn.split())
+    return {
+        "host": fields.get("host", "127.0.0.1"),
+        "port": int(fields.get("port", 5432)),
+        "user": fields["user"],
+        "password": fields.get("password", ""),
+        "dbname": fields.get("dbname", "postgres"),
+    }
+
+
+def _create_database(params: dict[str, Any], name: str) -> dict[str, Any]:
+    import psycopg2
+
+    connection = psycopg2.connect(**params)
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(f'drop database if exists "{name}"')
+        cursor.execute(f'create database "{name}"')
+    connection.close()
+    return {**params, "dbname": name}
+
+
+def _load(params: dict[str, Any], data: Path) -> dict[str, Any]:
+    started = time.perf_counter()
+    counts = load_csv_dir(params, data, "bitrix", upper_case=True)
+    import psycopg2
+
+    connection = psycopg2.connect(**params)
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute("analyze")
+    connection.close()
+    return {"seconds": round(time.perf_counter() - started, 1), "raw_rows": sum(counts.values())}
+
+
+def dbt_build(params: dict[str, Any], run_dir: Path, dbt_vars: str = "") -> dict[str, Any]:
+    """``dbt build --target prod`` on the database ``params`` (with ``--vars dbt_vars`` when
+    given); timings, slowest models."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        **prod_target_env(params),
+        "DBT_PROFILES_DIR": str(ROOT),
+        "DBT_TARGET_PATH": str(run_dir / "target"),
+        "DBT_LOG_PATH": str(run_dir / "logs"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    dbt = shutil.which("dbt", path=str(Path(sys.executable).parent)) or "dbt"
+    extra = ["--vars", dbt_vars] if dbt_vars else []
+    usage = _run_measured([dbt, "build", *extra], env=env, cwd=ROOT)
+    results = json.loads((run_dir / "target" / "run_results.json").read_text())
+    models = sorted(
+        (
+            (r["execution_time"], r["unique_id"].split(".", 2)[-1])
+            for r in results["results"]
+            if r["unique_id"].startswith("model.")
+        ),
+        reverse=True,
+    )
+    return {
+        **usage,
+        "dbt_elapsed_seconds": round(results["elapsed_time"], 1),
+        "seconds_by_layer": _seconds_by_layer(results["results"]),
+        "top_models": [{"model": name, "seconds": round(t, 2)} for t, name in models[:15]],
+    }
+
+
+def run_size(
+    server: dict[str, Any],
+    work: Path,
+    customers: int,
+    seed: int,
+    incremental: bool,
+    dbt_vars: str = "",
+) -> dict[str, Any]:
+    data, info = generated(work, customers, seed)
+    full_db = _create_database(server, f"bench_{customers}_full")
+    loaded = _load(full_db, data)
+    full = dbt_build(full_db, work / f"pg_run_{customers}_full", dbt_vars)
+    row: dict[str, Any] = {
+        "customers": customers,
+        "raw_rows": info["raw_rows"],
+        "load_seconds": loaded["seconds"],
+        "full_build": full,
+        "raw_rows_per_second": round(info["raw_rows"] / full["seconds"]),
+    }
+    if incremental:
+        end = dt.datetime.combine(START + dt.timedelta(days=DAYS), dt.time())
+        cutoff = (end - dt.timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S")
+        early = export_until(data, work / f"data_{customers}_s{seed}_until_last_hour", cutoff)
+        inc_db = _create_database(server, f"bench_{customers}_incremental")
+        _load(inc_db, early)
+        run_dir = work / f"pg_run_{customers}_incremental"
+        first = dbt_build(inc_db, run_dir, dbt_vars)
+        reload = _load(inc_db, data)
+        second = dbt_build(inc_db, run_dir, dbt_vars)
+        row["incremental"] = {
+            "cutoff": cutoff,
+            "first_build_seconds": first["seconds"],
+            "reload_seconds": reload["seconds"],
+            "hourly_run": second,
+            "fraction_of_full_build": round(second["seconds"] / full["seconds"], 2),
+        }
+    return row
+
+
+def _print(rows: list[dict[str, Any]]) -> None:
+    print(f"machine: {_machine()}")
+    head = ["customers", "raw rows", "load s", "build s", "cpu s", "hourly s", "hourly/full"]
+    print(" | ".join(f"{h:>11}" for h in head))
+    for row in rows:
+        inc = row.get("incremental", {})
+        cells = [
+            f"{row['customers']:,}",
+            f"{row['raw_rows']:,}",
+            row["load_seconds"],
+            row["full_build"]["seconds"],
+            row["full_build"]["cpu_seconds"],
+            inc.get("hourly_run", {}).get("seconds", ""),
+            inc.get("fraction_of_full_build", ""),
+        ]
+        print(" | ".join(f"{c!s:>11}" for c in cells))
+    for row in rows:
+        print(f"\nnode time by layer, {row['customers']:,} customers (seconds):")
+        hourly = row.get("incremental", {}).get("hourly_run", {}).get("seconds_by_layer", {})
+        for layer, seconds in row["full_build"]["seconds_by_layer"].items():
+            print(f"  {layer:<10} full {seconds:>8}  hourly {hourly.get(layer, '')!s:>8}")
+        print(f"slowest models, {row['customers']:,} customers (seconds):")
+        for model in row["full_build"]["top_models"][:8]:
+            print(f"  {model['seconds']:>8}  {model['model']}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--customers", type=int, nargs="+", default=[100_000], help="sizes")
+    parser.add_argument(
+        "--work", type=Path, default=Path("/tmp/bitrix_omni_bench"), help="cache and runs"
+    )
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--dsn", help="an existing server (a superuser: creates databases)")
+    parser.add_argument("--no-incremental", action="store_true", help="full builds only")
+    parser.add_argument("--vars", default="", help="dbt --vars for every build (YAML)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    args = parser.parse_args(argv)
+    server = None
+    if args.dsn:
+        params = _params_from_dsn(args.dsn)
+    else:
+        from pg_server import start_server
+
+        server = start_server(SERVER_SETTINGS)
+        params = server.params
+    try:
+        rows = []
+        for customers in args.customers:
+            rows.append(
+                run_size(
+                    params, args.work, customers, args.seed, not args.no_incremental, args.vars
+                )
+            )
+            print(f"done {customers:,} customers", file=sys.stderr)
+    finally:
+        if server is not None:
+            server.stop()
+    if args.json:
+        report = {
+            "machine": _machine(),
+            "server": SERVER_SETTINGS,
+            "vars": args.vars,
+            "sizes": rows,
+        }
+        print(json.dumps(report, indent=2))
+    else:
+        _print(rows)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
