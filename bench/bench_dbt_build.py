@@ -118,17 +118,27 @@ def dbt_build(data: Path, run_dir: Path, fresh: bool = True) -> dict[str, Any]:
         for stale in (database, run_dir / "warehouse.duckdb.wal"):
             stale.unlink(missing_ok=True)
     env = {
-        **os.environ,
         "BITRIX_DATA_DIR": str(data),
         "BITRIX_OMNI_DUCKDB_PATH": str(database),
         "BITRIX_OMNI_TARGET": "dev",
+    }
+    return measured_build(["build"], env, run_dir)
+
+
+def measured_build(args: list[str], env: dict[str, str], run_dir: Path) -> dict[str, Any]:
+    """``dbt <args>`` of this project with ``env`` on top of this process's environment and
+    ``target/``, ``logs/`` under ``run_dir``; timings, node time by layer, slowest models."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    full_env = {
+        **os.environ,
         "DBT_PROFILES_DIR": str(PROJECT_DIR),
         "DBT_TARGET_PATH": str(run_dir / "target"),
         "DBT_LOG_PATH": str(run_dir / "logs"),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        **env,
     }
     dbt = shutil.which("dbt", path=str(Path(sys.executable).parent)) or "dbt"
-    usage = _run_measured([dbt, "build"], env=env, cwd=PROJECT_DIR)
+    usage = _run_measured([dbt, *args], env=full_env, cwd=PROJECT_DIR)
     results = json.loads((run_dir / "target" / "run_results.json").read_text())
     models = sorted(
         (
@@ -177,6 +187,15 @@ def _seconds_by_layer(results: list[dict[str, Any]]) -> dict[str, float]:
     return {layer: round(seconds, 1) for layer, seconds in out.items()}
 
 
+def export_one_hour_before_end(
+    work: Path, data: Path, customers: int, seed: int
+) -> tuple[str, Path]:
+    """The cutoff one hour before the end of the data window, and the export cut there."""
+    end = dt.datetime.combine(START + dt.timedelta(days=DAYS), dt.time())
+    cutoff = (end - dt.timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S")
+    return cutoff, export_until(data, work / f"data_{customers}_s{seed}_until_last_hour", cutoff)
+
+
 def run_size(work: Path, customers: int, seed: int, incremental: bool) -> dict[str, Any]:
     data, info = generated(work, customers, seed)
     full = dbt_build(data, work / f"run_{customers}_full")
@@ -187,9 +206,7 @@ def run_size(work: Path, customers: int, seed: int, incremental: bool) -> dict[s
         "raw_rows_per_second": round(info["raw_rows"] / full["seconds"]),
     }
     if incremental:
-        end = dt.datetime.combine(START + dt.timedelta(days=DAYS), dt.time())
-        cutoff = (end - dt.timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S")
-        early = export_until(data, work / f"data_{customers}_s{seed}_until_last_hour", cutoff)
+        cutoff, early = export_one_hour_before_end(work, data, customers, seed)
         run_dir = work / f"run_{customers}_incremental"
         first = dbt_build(early, run_dir)
         try:
@@ -247,10 +264,7 @@ def _print(rows: list[dict[str, Any]]) -> None:
         ]
         print(" | ".join(f"{c!s:>11}" for c in cells))
     for row in rows:
-        print(f"\nnode time by layer, {row['customers']:,} customers (seconds):")
-        hourly = row.get("incremental", {}).get("hourly_run", {}).get("seconds_by_layer", {})
-        for layer, seconds in row["full_build"]["seconds_by_layer"].items():
-            print(f"  {layer:<10} full {seconds:>8}  hourly {hourly.get(layer, '')!s:>8}")
+        print_layers(row)
     for row in rows:
         print(f"\nslowest models, {row['customers']:,} customers (seconds):")
         for model in row["full_build"]["top_models"]:
@@ -259,6 +273,14 @@ def _print(rows: list[dict[str, Any]]) -> None:
             print(f"slowest models of the hourly run, {row['customers']:,} customers:")
             for model in row["incremental"]["hourly_run"]["top_models"][:5]:
                 print(f"  {model['seconds']:>8}  {model['model']}")
+
+
+def print_layers(row: dict[str, Any]) -> None:
+    """Node time by layer of one size's full build and hourly run."""
+    print(f"\nnode time by layer, {row['customers']:,} customers (seconds):")
+    hourly = row.get("incremental", {}).get("hourly_run", {}).get("seconds_by_layer", {})
+    for layer, seconds in row["full_build"]["seconds_by_layer"].items():
+        print(f"  {layer:<10} full {seconds:>8}  hourly {hourly.get(layer, '')!s:>8}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,10 +23,7 @@ tree, peak RSS of its largest process, node time by layer and the slowest models
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import os
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -37,17 +34,14 @@ sys.path.insert(0, str(ROOT / "tests" / "postgres"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_dbt_build import (  # noqa: E402
-    DAYS,
-    START,
     _machine,
-    _run_measured,
-    _seconds_by_layer,
+    export_one_hour_before_end,
     generated,
+    measured_build,
+    print_layers,
 )
 from dbt_cli import prod_target_env  # noqa: E402
 from loader import load_csv_dir  # noqa: E402
-
-from bitrix_omni.exports import export_until  # noqa: E402
 
 #: Server settings for the throwaway server (the test defaults are for tiny data).
 SERVER_SETTINGS = {
@@ -98,33 +92,8 @@ def _load(params: dict[str, Any], data: Path) -> dict[str, Any]:
 def dbt_build(params: dict[str, Any], run_dir: Path, dbt_vars: str = "") -> dict[str, Any]:
     """``dbt build --target prod`` on the database ``params`` (with ``--vars dbt_vars`` when
     given); timings, slowest models."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    env = {
-        **os.environ,
-        **prod_target_env(params),
-        "DBT_PROFILES_DIR": str(ROOT),
-        "DBT_TARGET_PATH": str(run_dir / "target"),
-        "DBT_LOG_PATH": str(run_dir / "logs"),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
-    dbt = shutil.which("dbt", path=str(Path(sys.executable).parent)) or "dbt"
     extra = ["--vars", dbt_vars] if dbt_vars else []
-    usage = _run_measured([dbt, "build", *extra], env=env, cwd=ROOT)
-    results = json.loads((run_dir / "target" / "run_results.json").read_text())
-    models = sorted(
-        (
-            (r["execution_time"], r["unique_id"].split(".", 2)[-1])
-            for r in results["results"]
-            if r["unique_id"].startswith("model.")
-        ),
-        reverse=True,
-    )
-    return {
-        **usage,
-        "dbt_elapsed_seconds": round(results["elapsed_time"], 1),
-        "seconds_by_layer": _seconds_by_layer(results["results"]),
-        "top_models": [{"model": name, "seconds": round(t, 2)} for t, name in models[:15]],
-    }
+    return measured_build(["build", *extra], prod_target_env(params), run_dir)
 
 
 def run_size(
@@ -147,9 +116,7 @@ def run_size(
         "raw_rows_per_second": round(info["raw_rows"] / full["seconds"]),
     }
     if incremental:
-        end = dt.datetime.combine(START + dt.timedelta(days=DAYS), dt.time())
-        cutoff = (end - dt.timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S")
-        early = export_until(data, work / f"data_{customers}_s{seed}_until_last_hour", cutoff)
+        cutoff, early = export_one_hour_before_end(work, data, customers, seed)
         inc_db = _create_database(server, f"bench_{customers}_incremental")
         _load(inc_db, early)
         run_dir = work / f"pg_run_{customers}_incremental"
@@ -183,10 +150,7 @@ def _print(rows: list[dict[str, Any]]) -> None:
         ]
         print(" | ".join(f"{c!s:>11}" for c in cells))
     for row in rows:
-        print(f"\nnode time by layer, {row['customers']:,} customers (seconds):")
-        hourly = row.get("incremental", {}).get("hourly_run", {}).get("seconds_by_layer", {})
-        for layer, seconds in row["full_build"]["seconds_by_layer"].items():
-            print(f"  {layer:<10} full {seconds:>8}  hourly {hourly.get(layer, '')!s:>8}")
+        print_layers(row)
         print(f"slowest models, {row['customers']:,} customers (seconds):")
         for model in row["full_build"]["top_models"][:8]:
             print(f"  {model['seconds']:>8}  {model['model']}")
