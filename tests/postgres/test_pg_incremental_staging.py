@@ -106,16 +106,14 @@ def test_incremental_staging_on_postgres(pg_server, tmp_path):
     ).read_text()
     assert "changed_keys" in compiled
 
-    views = dbt(
-        STAGING_VIEWS,
-        {
-            **env,
-            "DBT_PROFILES_DIR": str(PROJECT_DIR),
-            "BITRIX_OMNI_PG_SCHEMA": "ref",
-            "DBT_TARGET_PATH": str(tmp_path / "target_ref"),
-            "DBT_LOG_PATH": str(tmp_path / "logs_ref"),
-        },
-    )
+    reference_env = {
+        **env,
+        "DBT_PROFILES_DIR": str(PROJECT_DIR),
+        "BITRIX_OMNI_PG_SCHEMA": "ref",
+        "DBT_TARGET_PATH": str(tmp_path / "target_ref"),
+        "DBT_LOG_PATH": str(tmp_path / "logs_ref"),
+    }
+    views = dbt(STAGING_VIEWS, reference_env)
     assert views.returncode == 0, (views.stdout + views.stderr)[-6000:]
 
     tables = _query(
@@ -144,6 +142,23 @@ def test_incremental_staging_on_postgres(pg_server, tmp_path):
         reference_rows += differing[2]
     assert mismatches == []
     assert reference_rows > 1000
+
+    # upgrading from views: the default materialization replaces them by the same rows
+    upgraded = dbt(["run", "--select", "path:models/staging"], reference_env)
+    assert upgraded.returncode == 0, (upgraded.stdout + upgraded.stderr)[-6000:]
+    kinds = _query(
+        params,
+        "select distinct table_type from information_schema.tables"
+        " where table_schema = 'ref_staging'",
+    )
+    assert kinds == [("BASE TABLE",)]
+    for table, _ in tables:
+        a, b = f"incr_staging.{table}", f"ref_staging.{table}"
+        assert _query(
+            params,
+            f"select count(*) from ((select * from {a} except all select * from {b})"
+            f" union all (select * from {b} except all select * from {a})) d",
+        ) == [(0,)], table
     assert _query(
         params, "select status_id from incr_staging.stg_bitrix__orders where order_id = 5"
     ) == [("X",)]
