@@ -48,7 +48,7 @@ SERVER_SETTINGS = {
     "shared_buffers": "2GB",
     "work_mem": "64MB",
     "maintenance_work_mem": "512MB",
-    "max_wal_size": "8GB",
+    "max_wal_size": "4GB",
     "effective_cache_size": "8GB",
 }
 
@@ -64,14 +64,16 @@ def _params_from_dsn(dsn: str) -> dict[str, Any]:
     }
 
 
-def _create_database(params: dict[str, Any], name: str) -> dict[str, Any]:
+def _create_database(params: dict[str, Any], name: str, create: bool = True) -> dict[str, Any]:
+    """A fresh database ``name`` on the server of ``params`` (only dropped: ``create=False``)."""
     import psycopg2
 
     connection = psycopg2.connect(**params)
     connection.autocommit = True
     with connection.cursor() as cursor:
         cursor.execute(f'drop database if exists "{name}"')
-        cursor.execute(f'create database "{name}"')
+        if create:
+            cursor.execute(f'create database "{name}"')
     connection.close()
     return {**params, "dbname": name}
 
@@ -108,6 +110,8 @@ def run_size(
     full_db = _create_database(server, f"bench_{customers}_full")
     loaded = _load(full_db, data)
     full = dbt_build(full_db, work / f"pg_run_{customers}_full", dbt_vars)
+    # its disk is needed for the next one (1M customers: ~20 GB each)
+    _create_database(server, full_db["dbname"], create=False)
     row: dict[str, Any] = {
         "customers": customers,
         "raw_rows": info["raw_rows"],
