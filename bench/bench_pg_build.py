@@ -42,6 +42,7 @@ from bench_dbt_build import (  # noqa: E402
 )
 from dbt_cli import prod_target_env  # noqa: E402
 from loader import load_csv_dir  # noqa: E402
+from pg_server import create_database, drop_database, start_server  # noqa: E402
 
 #: Server settings for the throwaway server (the test defaults are for tiny data).
 SERVER_SETTINGS = {
@@ -62,20 +63,6 @@ def _params_from_dsn(dsn: str) -> dict[str, Any]:
         "password": fields.get("password", ""),
         "dbname": fields.get("dbname", "postgres"),
     }
-
-
-def _create_database(params: dict[str, Any], name: str, create: bool = True) -> dict[str, Any]:
-    """A fresh database ``name`` on the server of ``params`` (only dropped: ``create=False``)."""
-    import psycopg2
-
-    connection = psycopg2.connect(**params)
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(f'drop database if exists "{name}"')
-        if create:
-            cursor.execute(f'create database "{name}"')
-    connection.close()
-    return {**params, "dbname": name}
 
 
 def _load(params: dict[str, Any], data: Path) -> dict[str, Any]:
@@ -107,11 +94,11 @@ def run_size(
     dbt_vars: str = "",
 ) -> dict[str, Any]:
     data, info = generated(work, customers, seed)
-    full_db = _create_database(server, f"bench_{customers}_full")
+    full_db = create_database(server, f"bench_{customers}_full")
     loaded = _load(full_db, data)
     full = dbt_build(full_db, work / f"pg_run_{customers}_full", dbt_vars)
     # its disk is needed for the next one (1M customers: ~20 GB each)
-    _create_database(server, full_db["dbname"], create=False)
+    drop_database(server, full_db["dbname"])
     row: dict[str, Any] = {
         "customers": customers,
         "raw_rows": info["raw_rows"],
@@ -121,7 +108,7 @@ def run_size(
     }
     if incremental:
         cutoff, early = export_one_hour_before_end(work, data, customers, seed)
-        inc_db = _create_database(server, f"bench_{customers}_incremental")
+        inc_db = create_database(server, f"bench_{customers}_incremental")
         _load(inc_db, early)
         run_dir = work / f"pg_run_{customers}_incremental"
         first = dbt_build(inc_db, run_dir, dbt_vars)
@@ -176,8 +163,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.dsn:
         params = _params_from_dsn(args.dsn)
     else:
-        from pg_server import start_server
-
         server = start_server(SERVER_SETTINGS)
         params = server.params
     try:

@@ -24,7 +24,13 @@ import pyarrow.compute as pc
 
 from bitrix_omni.arrow import as_large_strings
 from bitrix_omni.frames import to_arrow
-from bitrix_omni.identity import GUARDED_COLUMNS, STATUSES, _components, _to_pandas
+from bitrix_omni.identity import (
+    GUARDED_COLUMNS,
+    STATUSES,
+    _components,
+    _to_pandas,
+    checked_cap,
+)
 from bitrix_omni.scoped import _from, _link_neighbours, grow
 
 __all__ = ["warehouse_guarded_identifiers"]
@@ -164,10 +170,7 @@ def warehouse_guarded_identifiers(
     computed from the relations (SQL queries) of the records, the normalized identifiers
     (``identifier_kind``, ``identifier_value``, ``identifier_hash`` NULL when invalid,
     ``identifier_masked``) and the links."""
-    cap = max_customers_per_identifier
-    if isinstance(cap, bool) or not isinstance(cap, (int, np.integer)) or cap < 1:
-        raise ValueError(f"max_customers_per_identifier must be an int >= 1, got {cap!r}")
-    cap = int(cap)
+    cap = checked_cap(max_customers_per_identifier)
     session.execute(f"drop table if exists {HOLDERS_TABLE}")
     try:
         session.execute(

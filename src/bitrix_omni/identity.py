@@ -81,6 +81,7 @@ __all__ = [
     "MAP_COLUMNS",
     "IdentityConfig",
     "IdentityResult",
+    "checked_cap",
     "guard_identifiers",
     "key_positions",
     "resolve_identities",
@@ -171,6 +172,13 @@ HEALTH_COLUMNS = (
 )
 
 
+def checked_cap(cap: object) -> int:
+    """``max_customers_per_identifier`` as an int; ValueError unless an int >= 1."""
+    if isinstance(cap, bool) or not isinstance(cap, (int, np.integer)) or cap < 1:
+        raise ValueError(f"max_customers_per_identifier must be an int >= 1, got {cap!r}")
+    return int(cap)
+
+
 @dataclass(frozen=True)
 class IdentityConfig:
     """Knobs of the identity resolution.
@@ -199,9 +207,7 @@ class IdentityConfig:
     excluded_hashes: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
-        cap = self.max_customers_per_identifier
-        if isinstance(cap, bool) or not isinstance(cap, (int, np.integer)) or cap < 1:
-            raise ValueError(f"max_customers_per_identifier must be an int >= 1, got {cap!r}")
+        checked_cap(self.max_customers_per_identifier)
         if isinstance(self.blocklist, str):
             raise TypeError("blocklist must be a collection of strings, not one string")
         if not isinstance(self.blocklist, frozenset):

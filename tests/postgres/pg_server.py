@@ -188,15 +188,31 @@ class PostgresServer:
         shutil.rmtree(self.root, ignore_errors=True)
 
     def create_database(self, name: str) -> dict:
-        import psycopg2
+        return create_database(self.params, name)
 
-        connection = psycopg2.connect(**self.params)
-        connection.autocommit = True
-        with connection.cursor() as cursor:
-            cursor.execute(f'drop database if exists "{name}"')
-            cursor.execute(f'create database "{name}"')
-        connection.close()
-        return {**self.params, "dbname": name}
+
+def drop_database(params: dict, name: str) -> None:
+    """Drop the database ``name`` (if it exists) on the server of ``params``."""
+    import psycopg2
+
+    connection = psycopg2.connect(**params)
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(f'drop database if exists "{name}"')
+    connection.close()
+
+
+def create_database(params: dict, name: str) -> dict:
+    """A fresh, empty database ``name`` on the server of ``params``; its connection fields."""
+    import psycopg2
+
+    drop_database(params, name)
+    connection = psycopg2.connect(**params)
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(f'create database "{name}"')
+    connection.close()
+    return {**params, "dbname": name}
 
 
 def start_server(settings: dict[str, str] | None = None) -> PostgresServer:
