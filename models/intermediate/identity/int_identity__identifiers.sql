@@ -3,7 +3,16 @@
     where it came from). Values are as typed; the normalization cache
     (int_identity__normalized_values) normalizes them. `evidence` names the
     Bitrix table and column.
+
+    Incremental by record, on int_identity__record_changes (see int_identity__records).
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='append_new_columns',
+    pre_hook="{{ bitrix_omni.delete_changed_records() }}",
+) }}
+{%- set since = bitrix_omni.record_scope_since() %}
 {%- set email_codes = var('bitrix_omni_order_email_prop_codes') -%}
 {%- set phone_codes = var('bitrix_omni_order_phone_prop_codes') -%}
 
@@ -11,10 +20,12 @@ with
 
 users as (
     select * from {{ ref('stg_bitrix__users') }}
+    where {{ bitrix_omni.in_changed_records('b_user', 'user_id', since) }}
 ),
 
 order_prop_values as (
     select * from {{ ref('stg_bitrix__order_prop_values') }}
+    where {{ bitrix_omni.in_changed_records('b_sale_order', 'order_id', since) }}
 ),
 
 order_props as (
@@ -84,6 +95,8 @@ order_values as (
     from order_prop_values
     left join order_props
         on order_prop_values.order_prop_id = order_props.order_prop_id
+    -- a value of no order belongs to no record
+    where order_prop_values.order_id is not null
 ),
 
 crm_values as (
@@ -95,8 +108,15 @@ crm_values as (
         'b_crm_field_multi.' || communication_type as evidence
     from communications
     where
-        entity_type in ('CONTACT', 'LEAD')
-        and communication_type in ('EMAIL', 'PHONE')
+        communication_type in ('EMAIL', 'PHONE')
+        -- a value bound to no entity belongs to no record
+        and entity_id is not null
+        and (
+            entity_type = 'CONTACT'
+            and {{ bitrix_omni.in_changed_records('b_crm_contact', 'entity_id', since) }}
+            or entity_type = 'LEAD'
+            and {{ bitrix_omni.in_changed_records('b_crm_lead', 'entity_id', since) }}
+        )
 ),
 
 unioned as (
@@ -140,4 +160,7 @@ present as (
     where value_raw is not null
 )
 
-select * from present
+select
+    *,
+    {{ bitrix_omni.run_stamp() }} as _changed_at
+from present

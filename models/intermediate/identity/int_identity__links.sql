@@ -3,7 +3,19 @@
     says: these two records are the same customer, because `evidence`.
     Links to technical users are not links: saleanonymous owns every anonymous
     checkout and would glue all guests into one customer.
+
+    Incremental by the record a link row is keyed by (`record_key`), on
+    int_identity__record_changes (see int_identity__records): a changed row holding a
+    link logs the records at both ends, and a site user turning technical or back logs
+    the records linking to it.
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='append_new_columns',
+    pre_hook="{{ bitrix_omni.delete_changed_records() }}",
+) }}
+{%- set since = bitrix_omni.record_scope_since() %}
 with
 
 users as (
@@ -47,7 +59,9 @@ pairs as (
         fusers.user_id as to_id,
         'b_sale_fuser.USER_ID' as evidence
     from fusers
-    where fusers.user_id is not null
+    where
+        fusers.user_id is not null
+        and {{ bitrix_omni.in_changed_records('b_sale_fuser', 'fusers.fuser_id', since) }}
 
     union all
 
@@ -61,6 +75,7 @@ pairs as (
     where
         basket_items.fuser_id is not null
         and basket_items.order_id is not null
+        and {{ bitrix_omni.in_changed_records('b_sale_fuser', 'basket_items.fuser_id', since) }}
 
     union all
 
@@ -71,7 +86,9 @@ pairs as (
         orders.user_id as to_id,
         'b_sale_order.USER_ID' as evidence
     from orders
-    where orders.user_id is not null
+    where
+        orders.user_id is not null
+        and {{ bitrix_omni.in_changed_records('b_sale_order', 'orders.order_id', since) }}
 
     union all
 
@@ -82,7 +99,9 @@ pairs as (
         leads.contact_id as to_id,
         'b_crm_lead.CONTACT_ID' as evidence
     from leads
-    where leads.contact_id is not null
+    where
+        leads.contact_id is not null
+        and {{ bitrix_omni.in_changed_records('b_crm_lead', 'leads.lead_id', since) }}
 
     union all
 
@@ -93,7 +112,9 @@ pairs as (
         contacts.lead_id as to_id,
         'b_crm_contact.LEAD_ID' as evidence
     from contacts
-    where contacts.lead_id is not null
+    where
+        contacts.lead_id is not null
+        and {{ bitrix_omni.in_changed_records('b_crm_contact', 'contacts.contact_id', since) }}
 
     union all
 
@@ -104,7 +125,9 @@ pairs as (
         contact_fields.site_user_id as to_id,
         'b_uts_crm_contact.{{ var("bitrix_omni_contact_site_user_field") | upper }}' as evidence
     from contact_fields
-    where contact_fields.site_user_id is not null
+    where
+        contact_fields.site_user_id is not null
+        and {{ bitrix_omni.in_changed_records('b_crm_contact', 'contact_fields.contact_id', since) }}
 ),
 
 without_technical as (
@@ -121,7 +144,8 @@ keyed as (
     select
         {{ identity_record_key('from_table', 'from_id') }} as record_key,
         {{ identity_record_key('to_table', 'to_id') }} as other_record_key,
-        evidence
+        evidence,
+        {{ bitrix_omni.run_stamp() }} as _changed_at
     from without_technical
 )
 

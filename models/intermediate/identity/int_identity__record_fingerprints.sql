@@ -7,8 +7,18 @@
     whose fingerprint changed (bitrix_omni.scoped). It does not wait for the guards, so
     it is built while they run. The number is a sum of row hashes modulo 2^63 - 1,
     engine-specific like every row hash here.
+
+    Incremental by record, on int_identity__record_changes (see int_identity__records),
+    plus the records whose e-mails or phones the normalization cache (re)normalized after
+    the newest `_normalized_through` here.
 -#}
-{{ config(materialized='table') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='append_new_columns',
+    pre_hook="{{ bitrix_omni.delete_changed_records(renormalized=true) }}",
+) }}
+{%- set scope = bitrix_omni.record_scope(renormalized=true) %}
 
 with
 
@@ -23,6 +33,12 @@ identifiers as (
 links as (
     select * from {{ ref('int_identity__links') }}
 ),
+{%- if scope is not none %}
+
+scope as (
+    {{ scope }}
+),
+{%- endif %}
 
 input_rows as (
     select
@@ -31,6 +47,7 @@ input_rows as (
             "'record'", 'source_table', 'source_id', 'first_seen_at', 'last_seen_at',
         ]) }} as row_hash
     from records
+    where {{ bitrix_omni.in_scope_cte('record_key', scope) }}
 
     union all
 
@@ -39,7 +56,7 @@ input_rows as (
         {{ bitrix_omni.bx_hash(["'identifier'", 'identifier_kind', 'identifier_hash']) }}
             as row_hash
     from identifiers
-    where is_valid
+    where is_valid and {{ bitrix_omni.in_scope_cte('record_key', scope) }}
 
     union all
 
@@ -47,6 +64,7 @@ input_rows as (
         record_key,
         {{ bitrix_omni.bx_hash(["'link to'", 'other_record_key']) }} as row_hash
     from links
+    where {{ bitrix_omni.in_scope_cte('record_key', scope) }}
 
     union all
 
@@ -54,6 +72,7 @@ input_rows as (
         other_record_key as record_key,
         {{ bitrix_omni.bx_hash(["'link from'", 'record_key']) }} as row_hash
     from links
+    where {{ bitrix_omni.in_scope_cte('other_record_key', scope) }}
 ),
 
 fingerprints as (
@@ -66,7 +85,10 @@ fingerprints as (
 
 select
     records.record_key,
-    fingerprints.input_fingerprint
+    fingerprints.input_fingerprint,
+    {{ bitrix_omni.run_stamp() }} as _changed_at,
+    (select max(normalized_at) from identifiers) as _normalized_through
 from records
 inner join fingerprints
     on records.record_key = fingerprints.record_key
+where {{ bitrix_omni.in_scope_cte('records.record_key', scope) }}

@@ -2,7 +2,19 @@
     Every record that can belong to a customer, one row each, keyed
     '<bitrix table>:<id>'. Technical users (saleanonymous & co) are not people
     and are left out; the orders they own are records of their own.
+
+    Incremental by record: a run rebuilds the records int_identity__record_changes logged
+    since the newest `_changed_at` here (its pre-hook deletes their rows first), or every
+    record when that log does not reach back so far (macros/record_changes.sql).
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='append_new_columns',
+    pre_hook="{{ bitrix_omni.delete_changed_records() }}",
+) }}
+{%- set since = bitrix_omni.record_scope_since() %}
+
 with
 
 users as (
@@ -35,7 +47,9 @@ unioned as (
             coalesce(last_login_at, registered_at)
         ) as last_seen_at
     from users
-    where not is_technical
+    where
+        not is_technical
+        and {{ bitrix_omni.in_changed_records('b_user', 'user_id', since) }}
 
     union all
 
@@ -45,6 +59,7 @@ unioned as (
         created_at as first_seen_at,
         coalesce(updated_at, created_at) as last_seen_at
     from fusers
+    where {{ bitrix_omni.in_changed_records('b_sale_fuser', 'fuser_id', since) }}
 
     union all
 
@@ -54,6 +69,7 @@ unioned as (
         created_at as first_seen_at,
         created_at as last_seen_at
     from orders
+    where {{ bitrix_omni.in_changed_records('b_sale_order', 'order_id', since) }}
 
     union all
 
@@ -63,6 +79,7 @@ unioned as (
         created_at as first_seen_at,
         coalesce(updated_at, created_at) as last_seen_at
     from contacts
+    where {{ bitrix_omni.in_changed_records('b_crm_contact', 'contact_id', since) }}
 
     union all
 
@@ -72,6 +89,7 @@ unioned as (
         created_at as first_seen_at,
         coalesce(updated_at, created_at) as last_seen_at
     from leads
+    where {{ bitrix_omni.in_changed_records('b_crm_lead', 'lead_id', since) }}
 ),
 
 keyed as (
@@ -80,10 +98,14 @@ keyed as (
         source_table,
         source_id,
         first_seen_at,
-        last_seen_at
+        last_seen_at,
+        {{ bitrix_omni.run_stamp() }} as _changed_at
     from unioned
 )
 
--- Stored in record_key order: identity resolution then skips its own sort of the keys.
 select * from keyed
+{%- if since is none %}
+-- Stored in record_key order: identity resolution of the whole graph then skips its own
+-- sort of the keys.
 order by record_key
+{%- endif %}

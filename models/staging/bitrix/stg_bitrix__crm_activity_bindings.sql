@@ -31,4 +31,8 @@ deduplicated as (
     {{ bx_deduplicate('renamed', 'activity_binding_id', 'activity_binding_id') }}
 )
 
-select * from deduplicated
+-- stamped after de-duplication: the winner of a tie never depends on the run
+select
+    *,
+    {{ bitrix_omni.run_stamp() }} as _staged_at
+from deduplicated

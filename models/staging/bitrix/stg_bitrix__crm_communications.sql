@@ -35,4 +35,8 @@ deduplicated as (
     {{ bx_deduplicate('renamed', 'communication_id', 'communication_id') }}
 )
 
-select * from deduplicated
+-- stamped after de-duplication: the winner of a tie never depends on the run
+select
+    *,
+    {{ bitrix_omni.run_stamp() }} as _staged_at
+from deduplicated

@@ -32,4 +32,8 @@ deduplicated as (
     {{ bx_deduplicate('renamed', 'contact_id', 'contact_id') }}
 )
 
-select * from deduplicated
+-- stamped after de-duplication: the winner of a tie never depends on the run
+select
+    *,
+    {{ bitrix_omni.run_stamp() }} as _staged_at
+from deduplicated

@@ -36,4 +36,8 @@ deduplicated as (
     {{ bx_deduplicate('renamed', 'entity_type_id, entity_id, utm_code', 'utm_value') }}
 )
 
-select * from deduplicated
+-- stamped after de-duplication: the winner of a tie never depends on the run
+select
+    *,
+    {{ bitrix_omni.run_stamp() }} as _staged_at
+from deduplicated

@@ -38,4 +38,8 @@ deduplicated as (
     {{ bx_deduplicate('renamed', 'order_prop_id', 'order_prop_id') }}
 )
 
-select * from deduplicated
+-- stamped after de-duplication: the winner of a tie never depends on the run
+select
+    *,
+    {{ bitrix_omni.run_stamp() }} as _staged_at
+from deduplicated

@@ -34,4 +34,8 @@ deduplicated as (
     {{ bx_deduplicate('renamed', 'click_id', 'clicked_at desc nulls last') }}
 )
 
-select * from deduplicated
+-- stamped after de-duplication: the winner of a tie never depends on the run
+select
+    *,
+    {{ bitrix_omni.run_stamp() }} as _staged_at
+from deduplicated

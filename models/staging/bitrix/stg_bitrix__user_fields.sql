@@ -37,4 +37,8 @@ deduplicated as (
     {{ bx_deduplicate('renamed', 'user_id', 'user_id') }}
 )
 
-select * from deduplicated
+-- stamped after de-duplication: the winner of a tie never depends on the run
+select
+    *,
+    {{ bitrix_omni.run_stamp() }} as _staged_at
+from deduplicated

@@ -1,0 +1,236 @@
+{#-
+    Change propagation from staging to the identity record layer.
+
+    Staging stamps every row it (re)stages with the run's start time (`_staged_at`, see
+    `run_stamp`). `int_identity__record_changes` turns the rows staged since its last batch
+    into the identity records they touch and appends them as a batch (`logged_at`); the
+    record-layer models (records, identifiers, links, record fingerprints) then rebuild only
+    the records of the batches logged after their own newest `_changed_at`, instead of
+    re-reading every staged row. See the log model for the rules that map a staged row to
+    the records it touches.
+
+    A consumer rebuilds everything instead (and its pre-hook empties it first) when it has
+    no `_changed_at` yet (first build, or a table built before this existed), when the log
+    no longer reaches back to its newest `_changed_at` (the log was rebuilt: first build,
+    --full-refresh, a changed config, or a run that re-staged a large share of the rows),
+    and in --full-refresh runs.
+-#}
+
+
+{#- The run's start time as a timestamp literal: one value for every row a run writes. -#}
+{% macro run_stamp() %}
+    {{- return("cast('" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S.%f') ~ "' as "
+        ~ dbt.type_timestamp() ~ ")") -}}
+{% endmacro %}
+
+
+{#- A timestamp value read back from the warehouse, as a literal. -#}
+{% macro timestamp_literal(value) %}
+    {{- return("cast('" ~ value ~ "' as " ~ dbt.type_timestamp() ~ ")") -}}
+{% endmacro %}
+
+
+{#- Pre-hook of the staging models: a staging table built before `_staged_at` existed gets
+    the column (NULL: staged before any change the record log has to pick up), so the
+    incremental run that follows the upgrade needs no --full-refresh. -#}
+{% macro bitrix_add_staged_at() %}
+    {%- if not execute or not is_incremental()
+        or bitrix_omni.relation_has_column(this, '_staged_at') -%}
+        {{ return('') }}
+    {%- endif -%}
+    alter table {{ this }} add column _staged_at {{ dbt.type_timestamp() }}
+{% endmacro %}
+
+
+{#- The staging relations the record log reads: the Bitrix table (the log's origin_table),
+    the staging model and its key. -#}
+{% macro record_change_origins() %}
+    {{ return([
+        {'table': 'b_user', 'model': 'stg_bitrix__users', 'key': 'user_id'},
+        {'table': 'b_sale_fuser', 'model': 'stg_bitrix__sale_fusers', 'key': 'fuser_id'},
+        {'table': 'b_sale_basket', 'model': 'stg_bitrix__basket_items', 'key': 'basket_item_id'},
+        {'table': 'b_sale_order', 'model': 'stg_bitrix__orders', 'key': 'order_id'},
+        {'table': 'b_sale_order_props_value', 'model': 'stg_bitrix__order_prop_values',
+            'key': 'order_prop_value_id'},
+        {'table': 'b_sale_order_props', 'model': 'stg_bitrix__order_props', 'key': 'order_prop_id'},
+        {'table': 'b_crm_field_multi', 'model': 'stg_bitrix__crm_communications',
+            'key': 'communication_id'},
+        {'table': 'b_crm_contact', 'model': 'stg_bitrix__crm_contacts', 'key': 'contact_id'},
+        {'table': 'b_crm_lead', 'model': 'stg_bitrix__crm_leads', 'key': 'lead_id'},
+        {'table': 'b_uts_crm_contact', 'model': 'stg_bitrix__crm_contact_fields',
+            'key': 'contact_id'},
+    ]) }}
+{% endmacro %}
+
+
+{#- What the record layer's rows depend on besides the staged rows: the vars it reads and
+    a version of the log's rules. A change makes the log (and so every consumer) rebuild. -#}
+{% macro record_changes_config_key() %}
+    {{ return(local_md5(tojson([
+        'record-changes-1',
+        var('bitrix_omni_order_email_prop_codes'),
+        var('bitrix_omni_order_phone_prop_codes'),
+        var('bitrix_omni_contact_site_user_field'),
+    ]))) }}
+{% endmacro %}
+
+
+{#- The record log's watermark: the literal of its newest `logged_at`, or none when the log
+    is to be built whole (not an incremental run, empty, another config, or more than
+    `bitrix_omni_record_changes_rebuild_share` of the staged rows re-staged since). -#}
+{% macro record_changes_since() %}
+    {%- if not (execute and this is not none and is_incremental()) -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set stored = run_query(
+        "select max(logged_at), min(config_key), max(config_key) from " ~ this
+    ).rows[0] -%}
+    {%- set config_key = bitrix_omni.record_changes_config_key() -%}
+    {%- if stored[0] is none or stored[1] != config_key or stored[2] != config_key -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set since = bitrix_omni.timestamp_literal(stored[0]) -%}
+    {%- set counts = [] -%}
+    {%- for origin in bitrix_omni.record_change_origins() -%}
+        {%- do counts.append(
+            "select count(case when _staged_at > " ~ since ~ " then 1 end) as restaged,"
+            ~ " count(*) as staged from " ~ ref(origin['model'])
+        ) -%}
+    {%- endfor -%}
+    {%- set share = run_query(
+        "select sum(restaged), sum(staged) from (" ~ counts | join(' union all ')
+        ~ ") as counted"
+    ).rows[0] -%}
+    {%- if share[1] and share[0] > share[1] * var('bitrix_omni_record_changes_rebuild_share') -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(since) }}
+{% endmacro %}
+
+
+{#- Pre-hook of the record log: empty it before a run that rebuilds it whole. -#}
+{% macro record_changes_pre_hook() %}
+    {%- if execute and is_incremental() and bitrix_omni.record_changes_since() is none -%}
+        delete from {{ this }}
+    {%- endif -%}
+{% endmacro %}
+
+
+{#- A consumer's watermark: the literal of its newest `_changed_at`, or none when it is to
+    be built whole (see the top of this file). -#}
+{% macro record_scope_since() %}
+    {#- called while dbt parses the model too: the ref makes the log a parent of it -#}
+    {%- set record_changes = ref('int_identity__record_changes') -%}
+    {%- if not (execute and this is not none and is_incremental())
+        or not bitrix_omni.relation_has_column(this, '_changed_at') -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set built = run_query("select max(_changed_at) from " ~ this).rows[0][0] -%}
+    {%- if built is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set since = bitrix_omni.timestamp_literal(built) -%}
+    {%- set reach = run_query(
+        "select count(*) from " ~ record_changes
+        ~ " where logged_at <= " ~ since
+    ).rows[0][0] -%}
+    {{ return(since if reach > 0 else none) }}
+{% endmacro %}
+
+
+{#- The records logged after `since`, as `record_key` (a query). -#}
+{% macro changed_record_keys(since) %}
+    select distinct
+        {{ bitrix_omni.identity_record_key('changes.record_table', 'changes.record_id') }}
+            as record_key
+    from {{ ref('int_identity__record_changes') }} as changes
+    where changes.logged_at > {{ since }}
+{%- endmacro %}
+
+
+{#- A condition on `id_column` (the id of a record of `record_table`): always true when
+    the model is built whole (`since` none), else the id is one of a logged record. -#}
+{% macro in_changed_records(record_table, id_column, since) %}
+    {%- if since is none -%}
+        true
+    {%- else -%}
+        {{ id_column }} in (
+            select changes.record_id
+            from {{ ref('int_identity__record_changes') }} as changes
+            where
+                changes.logged_at > {{ since }}
+                and changes.record_table = '{{ record_table }}'
+        )
+    {%- endif -%}
+{% endmacro %}
+
+
+{#- A condition keeping the rows whose `column` is a key of the model's `scope` CTE, or
+    true when the model is built whole (`scope`, the record_scope query, none). -#}
+{% macro in_scope_cte(column, scope) %}
+    {%- if scope is none -%}
+        true
+    {%- else -%}
+        {{ column }} in (select scope.record_key from scope)
+    {%- endif -%}
+{% endmacro %}
+
+
+{#- The records whose e-mails or phones the normalization cache normalized after the
+    newest `_normalized_through` of the model (the newest `normalized_at` of
+    int_identity__normalized_identifiers when its rows were written; a new normalizer
+    version restamps every value), as `record_key` (a query), or none when the model has
+    no such stamp yet. -#}
+{% macro renormalized_record_keys() %}
+    {%- set through = run_query("select max(_normalized_through) from " ~ this).rows[0][0] -%}
+    {%- if through is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set query -%}
+    select normalized.record_key
+    from {{ ref('int_identity__normalized_identifiers') }} as normalized
+    where normalized.normalized_at > {{ bitrix_omni.timestamp_literal(through) }}
+    {%- endset -%}
+    {{ return(query) }}
+{%- endmacro %}
+
+
+{#- The scope of a consumer as a query of `record_key`s, or none when it is built whole:
+    the records logged after its newest `_changed_at` and, with `renormalized`, the records
+    of `renormalized_record_keys`. -#}
+{% macro record_scope(renormalized=false) %}
+    {%- set since = bitrix_omni.record_scope_since() -%}
+    {%- if since is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set renormalized_keys = bitrix_omni.renormalized_record_keys() if renormalized else '' -%}
+    {%- if renormalized_keys is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set query -%}
+    {{ bitrix_omni.changed_record_keys(since) }}
+    {%- if renormalized %}
+    union
+    {{ renormalized_keys }}
+    {%- endif %}
+    {%- endset -%}
+    {{ return(query) }}
+{%- endmacro %}
+
+
+{#- Pre-hook of a consumer: delete the rows it is about to rebuild (all of them when it is
+    built whole in an incremental run); `renormalized` as in record_scope. -#}
+{% macro delete_changed_records(renormalized=false) %}
+    {%- if not execute or not is_incremental() -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set scope = bitrix_omni.record_scope(renormalized) -%}
+    {%- if scope is none -%}
+        delete from {{ this }}
+    {%- else -%}
+        delete from {{ this }}
+        where record_key in (
+            {{ scope }}
+        )
+    {%- endif -%}
+{% endmacro %}
