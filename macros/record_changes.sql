@@ -101,7 +101,8 @@
         "select sum(restaged), sum(staged) from (" ~ counts | join(' union all ')
         ~ ") as counted"
     ).rows[0] -%}
-    {%- if share[1] and share[0] > share[1] * var('bitrix_omni_record_changes_rebuild_share') -%}
+    {%- set restaged, staged = share[0] | float, share[1] | float -%}
+    {%- if staged and restaged > staged * var('bitrix_omni_record_changes_rebuild_share') -%}
         {{ return(none) }}
     {%- endif -%}
     {{ return(since) }}
@@ -234,3 +235,134 @@
         )
     {%- endif -%}
 {% endmacro %}
+
+
+{#- The record log's rules: (origin table, its CTE in the log model, origin id, record
+    table, record id, condition): the records each staged row touches. -#}
+{% macro record_change_touches() %}
+    {%- set crm_identifier =
+        "communication_type in ('EMAIL', 'PHONE') and entity_id is not null" -%}
+    {{ return([
+        ('b_user', 'users', 'user_id', 'b_user', 'user_id', none),
+        ('b_sale_fuser', 'fusers', 'fuser_id', 'b_sale_fuser', 'fuser_id', none),
+        ('b_sale_fuser', 'fusers', 'fuser_id', 'b_user', 'user_id', 'user_id is not null'),
+        ('b_sale_basket', 'basket_items', 'basket_item_id', 'b_sale_fuser', 'fuser_id',
+            'fuser_id is not null and order_id is not null'),
+        ('b_sale_basket', 'basket_items', 'basket_item_id', 'b_sale_order', 'order_id',
+            'fuser_id is not null and order_id is not null'),
+        ('b_sale_order', 'orders', 'order_id', 'b_sale_order', 'order_id', none),
+        ('b_sale_order', 'orders', 'order_id', 'b_user', 'user_id', 'user_id is not null'),
+        ('b_sale_order_props_value', 'order_prop_values', 'order_prop_value_id', 'b_sale_order',
+            'order_id', 'order_id is not null'),
+        ('b_sale_order_props', 'order_props', 'order_prop_id', 'b_sale_order_props',
+            'order_prop_id', none),
+        ('b_crm_field_multi', 'communications', 'communication_id', 'b_crm_contact', 'entity_id',
+            "entity_type = 'CONTACT' and " ~ crm_identifier),
+        ('b_crm_field_multi', 'communications', 'communication_id', 'b_crm_lead', 'entity_id',
+            "entity_type = 'LEAD' and " ~ crm_identifier),
+        ('b_crm_contact', 'contacts', 'contact_id', 'b_crm_contact', 'contact_id', none),
+        ('b_crm_contact', 'contacts', 'contact_id', 'b_crm_lead', 'lead_id', 'lead_id is not null'),
+        ('b_crm_lead', 'leads', 'lead_id', 'b_crm_lead', 'lead_id', none),
+        ('b_crm_lead', 'leads', 'lead_id', 'b_crm_contact', 'contact_id', 'contact_id is not null'),
+        ('b_uts_crm_contact', 'contact_fields', 'contact_id', 'b_crm_contact', 'contact_id', none),
+        ('b_uts_crm_contact', 'contact_fields', 'contact_id', 'b_user', 'site_user_id',
+            'site_user_id is not null'),
+    ]) }}
+{% endmacro %}
+
+
+{#- (changed origin table, record table, CTE, record id, the CTE's column holding the
+    changed origin's id): the records that depend on a changed origin by lookup. -#}
+{% macro record_change_lookups() %}
+    {{ return([
+        ('b_user', 'b_sale_fuser', 'fusers', 'fuser_id', 'user_id'),
+        ('b_user', 'b_sale_order', 'orders', 'order_id', 'user_id'),
+        ('b_user', 'b_crm_contact', 'contact_fields', 'contact_id', 'site_user_id'),
+        ('b_sale_order_props', 'b_sale_order', 'order_prop_values', 'order_id', 'order_prop_id'),
+    ]) }}
+{% endmacro %}
+
+
+{#- The log model's parts (see int_identity__record_changes). The origins with a row
+    staged after `since`. -#}
+{% macro record_changes_restaged(since) %}
+    {%- for origin in bitrix_omni.record_change_origins() %}
+    select
+        '{{ origin["table"] }}' as origin_table,
+        {{ origin['key'] }} as origin_id
+    from {{ ref(origin['model']) }}
+    where _staged_at > {{ since }}
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+{%- endmacro %}
+
+
+{#- The origins current in `logged` that have no staged row any more. -#}
+{% macro record_changes_gone(logged) %}
+    {%- for origin in bitrix_omni.record_change_origins() %}
+    select
+        {{ logged }}.origin_table,
+        {{ logged }}.origin_id
+    from {{ logged }}
+    where
+        {{ logged }}.origin_table = '{{ origin["table"] }}'
+        and {{ logged }}.is_current
+        and not exists (
+            select 1
+            from {{ ref(origin['model']) }} as staged
+            where staged.{{ origin['key'] }} = {{ logged }}.origin_id
+        )
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+{%- endmacro %}
+
+
+{#- The records the origins touch; with `since`, only the origins in the CTE `changed`. -#}
+{% macro record_changes_touched(since) %}
+    {%- for touch in bitrix_omni.record_change_touches() %}
+    select
+        '{{ touch[0] }}' as origin_table,
+        {{ touch[2] }} as origin_id,
+        '{{ touch[3] }}' as record_table,
+        {{ touch[4] }} as record_id
+    from {{ touch[1] }}
+    where
+        {{ touch[5] or 'true' }}
+        {%- if since is not none %}
+        and {{ touch[2] }} in (
+            select changed.origin_id
+            from changed
+            where changed.origin_table = '{{ touch[0] }}'
+        )
+        {%- endif %}
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+{%- endmacro %}
+
+
+{#- The records depending by lookup on the origins in the CTE `changed`, as log rows. -#}
+{% macro record_changes_lookups() %}
+    {%- for lookup in bitrix_omni.record_change_lookups() %}
+    select
+        changed.origin_table,
+        changed.origin_id,
+        '{{ lookup[1] }}' as record_table,
+        {{ lookup[2] }}.{{ lookup[3] }} as record_id,
+        false as is_current
+    from {{ lookup[2] }}
+    inner join changed
+        on
+            changed.origin_table = '{{ lookup[0] }}'
+            and {{ lookup[2] }}.{{ lookup[4] }} = changed.origin_id
+    where {{ lookup[2] }}.{{ lookup[3] }} is not null
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+{%- endmacro %}

@@ -115,8 +115,10 @@ def set_value(data_dir: Path, table: str, key: str, column: str, value: str) -> 
 #: the linked user turns technical and back, the e-mail property loses its flag and back.
 SCENARIO = [
     [],
-    [("b_user", "linked", "EXTERNAL_AUTH_ID", "saleanonymous"),
-     ("b_sale_order_props", "2", "IS_EMAIL", "N")],
+    [
+        ("b_user", "linked", "EXTERNAL_AUTH_ID", "saleanonymous"),
+        ("b_sale_order_props", "2", "IS_EMAIL", "N"),
+    ],
     [("b_user", "linked", "EXTERNAL_AUTH_ID", "")],
     [("b_sale_order_props", "2", "IS_EMAIL", "Y")],
 ]

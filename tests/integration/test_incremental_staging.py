@@ -32,7 +32,8 @@ def staging_tables(run: DbtRun) -> list[str]:
 
 
 def rows(run: DbtRun, table: str) -> list[tuple]:
-    return run.query(f"select * from main_staging.{table} order by all")
+    """The staged rows without `_staged_at` (when each run staged them)."""
+    return run.query(f"select * exclude (_staged_at) from main_staging.{table} order by all")
 
 
 def newer_duplicate(header: list[str], body: list[list[str]]) -> str:

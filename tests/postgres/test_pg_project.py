@@ -29,7 +29,15 @@ VARIANTS = {"upper": "bitrix_upper", "lower": "bitrix_lower"}  # variant -> sour
 
 # Columns written with the wall-clock time of the run differ between any two builds: these,
 # and any column whose values are all timestamps of today (the demo data is of 2024).
-RUN_TIME_COLUMNS = {"resolved_at", "matched_at", "normalized_at"}
+RUN_TIME_COLUMNS = {
+    "resolved_at",
+    "matched_at",
+    "normalized_at",
+    "_staged_at",
+    "_changed_at",
+    "_normalized_through",
+    "logged_at",
+}
 # Columns whose values are engine-specific by design (a row hash: DuckDB hash() vs PostgreSQL
 # hashtextextended(), and sums of such hashes); their names are compared, their values are not.
 ENGINE_SPECIFIC_COLUMNS = {"_source_row_hash", "_input_fingerprint"}

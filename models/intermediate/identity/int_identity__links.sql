@@ -127,7 +127,9 @@ pairs as (
     from contact_fields
     where
         contact_fields.site_user_id is not null
-        and {{ bitrix_omni.in_changed_records('b_crm_contact', 'contact_fields.contact_id', since) }}
+        and {{ bitrix_omni.in_changed_records(
+            'b_crm_contact', 'contact_fields.contact_id', since
+        ) }}
 ),
 
 without_technical as (

@@ -87,7 +87,7 @@ select
     records.record_key,
     fingerprints.input_fingerprint,
     {{ bitrix_omni.run_stamp() }} as _changed_at,
-    (select max(normalized_at) from identifiers) as _normalized_through
+    (select max(identifiers.normalized_at) from identifiers) as _normalized_through
 from records
 inner join fingerprints
     on records.record_key = fingerprints.record_key

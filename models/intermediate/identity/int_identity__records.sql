@@ -103,9 +103,7 @@ keyed as (
     from unioned
 )
 
+-- Written in record_key order: after a whole build identity resolution of the whole graph
+-- skips its own sort of the keys.
 select * from keyed
-{%- if since is none %}
--- Stored in record_key order: identity resolution of the whole graph then skips its own
--- sort of the keys.
 order by record_key
-{%- endif %}
