@@ -177,20 +177,32 @@
 {% endmacro %}
 
 
-{#- The records whose e-mails or phones the normalization cache normalized after the
-    newest `_normalized_through` of the model (the newest `normalized_at` of
-    int_identity__normalized_identifiers when its rows were written; a new normalizer
-    version restamps every value), as `record_key` (a query), or none when the model has
-    no such stamp yet. -#}
-{% macro renormalized_record_keys() %}
+{#- The records whose e-mails or phones the normalization cache (re)normalized after the
+    newest `_normalized_through` of the model (the cache's newest `normalized_at` when the
+    model's rows were written; a new normalizer version restamps every value), as
+    `record_key` (a query), or none when the model has no such stamp yet. `renormalized`
+    says where the model reads values from: 'identifiers' (the normalized identifier rows,
+    which carry `normalized_at`) or 'values' (the raw identifier rows, looked up in the
+    cache). -#}
+{% macro renormalized_record_keys(renormalized) %}
     {%- set through = run_query("select max(_normalized_through) from " ~ this).rows[0][0] -%}
     {%- if through is none -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set query -%}
+    {%- if renormalized == 'identifiers' %}
     select normalized.record_key
     from {{ ref('int_identity__normalized_identifiers') }} as normalized
     where normalized.normalized_at > {{ bitrix_omni.timestamp_literal(through) }}
+    {%- else %}
+    select identifiers.record_key
+    from {{ ref('int_identity__identifiers') }} as identifiers
+    inner join {{ ref('int_identity__normalized_values') }} as normalized_values
+        on
+            identifiers.identifier_kind = normalized_values.identifier_kind
+            and identifiers.value_raw = normalized_values.value_raw
+    where normalized_values.normalized_at > {{ bitrix_omni.timestamp_literal(through) }}
+    {%- endif %}
     {%- endset -%}
     {{ return(query) }}
 {%- endmacro %}
@@ -198,13 +210,14 @@
 
 {#- The scope of a consumer as a query of `record_key`s, or none when it is built whole:
     the records logged after its newest `_changed_at` and, with `renormalized`, the records
-    of `renormalized_record_keys`. -#}
-{% macro record_scope(renormalized=false) %}
+    of `renormalized_record_keys(renormalized)`. -#}
+{% macro record_scope(renormalized=none) %}
     {%- set since = bitrix_omni.record_scope_since() -%}
     {%- if since is none -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set renormalized_keys = bitrix_omni.renormalized_record_keys() if renormalized else '' -%}
+    {%- set renormalized_keys = bitrix_omni.renormalized_record_keys(renormalized)
+        if renormalized else '' -%}
     {%- if renormalized_keys is none -%}
         {{ return(none) }}
     {%- endif -%}
@@ -221,7 +234,7 @@
 
 {#- Pre-hook of a consumer: delete the rows it is about to rebuild (all of them when it is
     built whole in an incremental run); `renormalized` as in record_scope. -#}
-{% macro delete_changed_records(renormalized=false) %}
+{% macro delete_changed_records(renormalized=none) %}
     {%- if not execute or not is_incremental() -%}
         {{ return('') }}
     {%- endif -%}

@@ -20,12 +20,12 @@ from bitrix_omni.generate import generate
 pytestmark = pytest.mark.integration
 
 CUTOFF = "2024-10-01 00:00:00"
-MODELS = ("records", "identifiers", "links", "record_fingerprints")
+MODELS = ("records", "identifiers", "normalized_identifiers", "links", "record_fingerprints")
 #: The record layer and everything it needs (staging, the log, the normalization cache).
 SELECT = ["--select", *(f"+int_identity__{model}" for model in MODELS)]
 RUN = ["run", *SELECT]
 #: Columns stamped with the run's time.
-STAMPS = ("_changed_at", "_normalized_through")
+STAMPS = ("_changed_at", "_normalized_through", "normalized_at")
 
 #: The raw columns each edit may change, per table: the ones that decide which records a
 #: row touches or whether it is an identifier, plus a value column.

@@ -16,9 +16,9 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='append_new_columns',
-    pre_hook="{{ bitrix_omni.delete_changed_records(renormalized=true) }}",
+    pre_hook="{{ bitrix_omni.delete_changed_records(renormalized='identifiers') }}",
 ) }}
-{%- set scope = bitrix_omni.record_scope(renormalized=true) %}
+{%- set scope = bitrix_omni.record_scope(renormalized='identifiers') %}
 
 with
 
