@@ -208,37 +208,62 @@
 {%- endmacro %}
 
 
-{#- The scope of a consumer as a query of `record_key`s, or none when it is built whole:
-    the records logged after its newest `_changed_at` and, with `renormalized`, the records
-    of `renormalized_record_keys(renormalized)`. -#}
-{% macro record_scope(renormalized=none) %}
-    {%- set since = bitrix_omni.record_scope_since() -%}
-    {%- if since is none -%}
-        {{ return(none) }}
-    {%- endif -%}
-    {%- set renormalized_keys = bitrix_omni.renormalized_record_keys(renormalized)
-        if renormalized else '' -%}
-    {%- if renormalized_keys is none -%}
+{#- The records the registry (re)wrote after the newest `resolved_at` of the model (a
+    re-resolved customer, a new guard verdict on a value, a record gone: the registry
+    stamps every change), as `record_key` (a query), or none when the model has none;
+    with `linked`, also the records with a link to one of them. -#}
+{% macro remapped_record_keys(linked=false) %}
+    {%- set resolved = run_query("select max(resolved_at) from " ~ this).rows[0][0] -%}
+    {%- if resolved is none -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set query -%}
-    {{ bitrix_omni.changed_record_keys(since) }}
-    {%- if renormalized %}
+    select registry.record_key
+    from {{ ref('int_identity__customer_registry') }} as registry
+    where registry.resolved_at > {{ bitrix_omni.timestamp_literal(resolved) }}
+    {%- if linked %}
     union
-    {{ renormalized_keys }}
+    select links.record_key
+    from {{ ref('int_identity__links') }} as links
+    inner join {{ ref('int_identity__customer_registry') }} as linked_registry
+        on links.other_record_key = linked_registry.record_key
+    where linked_registry.resolved_at > {{ bitrix_omni.timestamp_literal(resolved) }}
     {%- endif %}
     {%- endset -%}
     {{ return(query) }}
 {%- endmacro %}
 
 
+{#- The scope of a consumer as a query of `record_key`s, or none when it is built whole:
+    the records logged after its newest `_changed_at`; with `renormalized`, the records of
+    `renormalized_record_keys(renormalized)`; with `remapped`, those of
+    `remapped_record_keys(linked)`. -#}
+{% macro record_scope(renormalized=none, remapped=false, linked=false) %}
+    {%- set since = bitrix_omni.record_scope_since() -%}
+    {%- if since is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set parts = [bitrix_omni.changed_record_keys(since)] -%}
+    {%- if renormalized -%}
+        {%- do parts.append(bitrix_omni.renormalized_record_keys(renormalized)) -%}
+    {%- endif -%}
+    {%- if remapped -%}
+        {%- do parts.append(bitrix_omni.remapped_record_keys(linked)) -%}
+    {%- endif -%}
+    {%- if none in parts -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(parts | join('\n    union\n')) }}
+{%- endmacro %}
+
+
 {#- Pre-hook of a consumer: delete the rows it is about to rebuild (all of them when it is
-    built whole in an incremental run); `renormalized` as in record_scope. -#}
-{% macro delete_changed_records(renormalized=none) %}
+    built whole in an incremental run); the arguments as in record_scope. -#}
+{% macro delete_changed_records(renormalized=none, remapped=false, linked=false) %}
     {%- if not execute or not is_incremental() -%}
         {{ return('') }}
     {%- endif -%}
-    {%- set scope = bitrix_omni.record_scope(renormalized) -%}
+    {%- set scope = bitrix_omni.record_scope(renormalized, remapped, linked) -%}
     {%- if scope is none -%}
         delete from {{ this }}
     {%- else -%}

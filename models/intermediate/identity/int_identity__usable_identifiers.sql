@@ -4,25 +4,21 @@
     customer. The one place downstream models take contact details from.
 
     Incremental by record, as bl_customer_identity_evidence: a run rebuilds the records
-    with a valid, unguarded identifier row that is not one of their stored rows (or the
-    other way round: removed values, changed guard verdicts) and the records whose map
-    row changed since the newest `resolved_at` here. A rebuilt record without usable
-    values any more is sent as a row without identifier_kind, so that its stale rows are
-    deleted, and the post-hook removes it again.
+    int_identity__record_changes logged after the newest `_changed_at` here, the records
+    with a value the cache normalized again after the newest `_normalized_through`, and
+    the records whose registry row was written after the newest `resolved_at` here (the
+    registry rewrites a record on any change of its customer and on a new guard verdict
+    on one of its values); its pre-hook deletes their rows first (macros/record_changes.sql).
 -#}
 {{ config(
     materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='record_key',
-    on_schema_change='fail',
-    post_hook=["delete from {{ this }} where identifier_kind is null"],
+    incremental_strategy='append',
+    on_schema_change='append_new_columns',
+    pre_hook="{{ bitrix_omni.delete_changed_records(
+        renormalized='identifiers', remapped=true) }}",
 ) }}
 -- depends_on: {{ ref('int_identity__customer_registry') }}
-{%- set scoped = bitrix_omni.is_scoped_run('resolved_at') %}
-{%- set value_row = [
-    'record_key', 'identifier_kind', 'identifier_value', 'identifier_hash',
-    'identifier_masked', 'evidence',
-] %}
+{%- set scope = bitrix_omni.record_scope(renormalized='identifiers', remapped=true) %}
 with
 
 identifiers as (
@@ -49,36 +45,10 @@ unguarded as (
         and guarded.identifier_hash is null
 ),
 
-{%- if scoped %}
-
-registry as (
-    select * from {{ ref('int_identity__customer_registry') }}
-),
-
-current_rows as (
-    -- a value of a record not on the map is not stored, so such a record is rebuilt
-    -- every run (records of identifier rows are on the map unless Bitrix lost them)
-    select
-        record_key,
-        {{ bitrix_omni.bx_hash(value_row) }} as row_hash
-    from unguarded
-),
-
-built_rows as (
-    select
-        record_key,
-        {{ bitrix_omni.bx_hash(value_row) }} as row_hash
-    from {{ this }}
-),
+{%- if scope is not none %}
 
 scope as (
-    {{ bitrix_omni.keys_with_changed_rows('current_rows', 'built_rows') }}
-
-    union
-
-    select record_key as scope_key
-    from registry
-    where resolved_at > {{ bitrix_omni.last_resolved_at() }}
+    {{ scope }}
 ),
 {%- endif %}
 
@@ -96,10 +66,11 @@ usable as (
     from unguarded
     inner join identity_map
         on unguarded.record_key = identity_map.record_key
-    where {{ bitrix_omni.in_scope('unguarded.record_key', 'resolved_at') }}
+    where {{ bitrix_omni.in_scope_cte('unguarded.record_key', scope) }}
 )
 
-{{ bitrix_omni.rows_and_deleting_rows('usable', 'record_key', [
-    'customer_uuid', 'identifier_kind', 'identifier_value', 'identifier_hash',
-    'identifier_masked', 'evidence', 'last_seen_at', 'resolved_at',
-], scoped) }}
+select
+    *,
+    {{ bitrix_omni.run_stamp() }} as _changed_at,
+    (select max(identifiers.normalized_at) from identifiers) as _normalized_through
+from usable

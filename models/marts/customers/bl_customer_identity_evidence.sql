@@ -6,15 +6,14 @@
 
     Incremental by record: an edge depends on its record's identifier rows or links,
     the guards' verdict on its identifier, and the identity map of its records. A run
-    rebuilds the records (all their edges, delete+insert on record_key) with an
-    identifier row or link that is not one of their stored edges (or the other way
-    round: that covers removed rows and changed guard verdicts) or whose map row, or
-    the map row of a record they link to, changed since the newest `resolved_at` here
-    (the registry stamps every change, including records that disappeared). Comparing
-    the cheap inputs row by row and taking the map's changes from its stamps avoids the
-    joins of millions of rows that building the edges costs. A rebuilt record without
-    edges any more is sent as a row without edge_kind, so that its stale edges are
-    deleted, and the post-hook removes it again.
+    rebuilds (its pre-hook deletes, then it appends) the records
+    int_identity__record_changes logged after the newest `_changed_at` here (their
+    identifier rows or links changed), the records with a value the cache normalized
+    again after the newest `_normalized_through`, and the records whose map row, or the
+    map row of a record they link to, was written after the newest `resolved_at` here
+    (the registry stamps every change: a new customer, a new guard verdict on one of the
+    record's values, a record gone). A dangling record (no map row) shows no guard
+    verdict, so verdict changes reach every edge that shows one through the registry.
 -#}
 {#- PostgreSQL indexes for BI lookups; DuckDB builds none (its table swap and
     indexes do not mix, and scans are fast without them). -#}
@@ -27,19 +26,14 @@
 ) }}
 {{ config(
     materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='record_key',
-    on_schema_change='fail',
-    post_hook=["delete from {{ this }} where edge_kind is null"],
+    incremental_strategy='append',
+    on_schema_change='append_new_columns',
+    pre_hook="{{ bitrix_omni.delete_changed_records(
+        renormalized='identifiers', remapped=true, linked=true) }}",
 ) }}
 -- depends_on: {{ ref('int_identity__customer_registry') }}
-{%- set scoped = bitrix_omni.is_scoped_run('resolved_at') %}
-{#- What an identifier edge's status depends on besides the identity map. -#}
-{%- set identifier_row = [
-    'record_key', 'edge_kind', 'evidence', 'identifier_hash', 'identifier_masked',
-    'is_valid', 'guard_reason',
-] %}
-{%- set link_row = ['record_key', 'linked_record_key', 'evidence'] %}
+{%- set scope = bitrix_omni.record_scope(
+    renormalized='identifiers', remapped=true, linked=true) %}
 with
 
 identifiers as (
@@ -58,94 +52,10 @@ identity_map as (
     select * from {{ ref('bl_customer_identity_map') }}
 ),
 
-{%- if scoped %}
-
-registry as (
-    select * from {{ ref('int_identity__customer_registry') }}
-),
-
-identifier_rows as (
-    select
-        identifiers.record_key,
-        identifiers.identifier_kind as edge_kind,
-        identifiers.evidence,
-        identifiers.identifier_hash,
-        identifiers.identifier_masked,
-        identifiers.is_valid,
-        case when identifiers.is_valid then guarded.reason end as guard_reason
-    from identifiers
-    left join guarded
-        on
-            identifiers.identifier_kind = guarded.identifier_kind
-            and identifiers.identifier_hash = guarded.identifier_hash
-),
-
-current_rows as (
-    select
-        record_key,
-        {{ bitrix_omni.bx_hash(identifier_row) }} as row_hash
-    from identifier_rows
-
-    union all
-
-    -- link rows are unique (each comes from one staged row, keyed by its table), so
-    -- comparing them as sets is exact
-    select
-        record_key,
-        {{ bitrix_omni.bx_hash(['record_key', 'other_record_key', 'evidence']) }} as row_hash
-    from links
-),
-
--- the same values of the stored edges; a dangling edge's guard verdict is not
--- stored, so a dangling record with a guarded identifier is rebuilt every run
-built_rows as (
-    select
-        record_key,
-        {{ bitrix_omni.bx_hash(identifier_row) }} as row_hash
-    from (
-        select
-            record_key,
-            edge_kind,
-            evidence,
-            identifier_hash,
-            identifier_masked,
-            edge_status != 'invalid' as is_valid,
-            case
-                when edge_status not in ('used', 'invalid', 'dangling') then edge_status
-            end as guard_reason
-        from {{ this }}
-        where edge_kind != 'link'
-    ) as built_identifier_edges
-
-    union all
-
-    select
-        record_key,
-        {{ bitrix_omni.bx_hash(link_row) }} as row_hash
-    from {{ this }}
-    where edge_kind = 'link'
-),
-
-remapped as (
-    select record_key
-    from registry
-    where resolved_at > {{ bitrix_omni.last_resolved_at() }}
-),
+{%- if scope is not none %}
 
 scope as (
-    {{ bitrix_omni.keys_with_changed_rows('current_rows', 'built_rows') }}
-
-    union
-
-    select record_key as scope_key
-    from remapped
-
-    union
-
-    select links.record_key as scope_key
-    from links
-    inner join remapped
-        on links.other_record_key = remapped.record_key
+    {{ scope }}
 ),
 {%- endif %}
 
@@ -173,7 +83,7 @@ identifier_edges as (
             and identifiers.identifier_hash = guarded.identifier_hash
     left join identity_map
         on identifiers.record_key = identity_map.record_key
-    where {{ bitrix_omni.in_scope('identifiers.record_key', 'resolved_at') }}
+    where {{ bitrix_omni.in_scope_cte('identifiers.record_key', scope) }}
 ),
 
 link_edges as (
@@ -196,7 +106,7 @@ link_edges as (
         on links.record_key = identity_map.record_key
     left join identity_map as linked_map
         on links.other_record_key = linked_map.record_key
-    where {{ bitrix_omni.in_scope('links.record_key', 'resolved_at') }}
+    where {{ bitrix_omni.in_scope_cte('links.record_key', scope) }}
 ),
 
 edges as (
@@ -205,7 +115,8 @@ edges as (
     select * from link_edges
 )
 
-{{ bitrix_omni.rows_and_deleting_rows('edges', 'record_key', [
-    'customer_uuid', 'edge_kind', 'evidence', 'identifier_hash', 'identifier_masked',
-    'linked_record_key', 'edge_status', 'resolved_at',
-], scoped) }}
+select
+    *,
+    {{ bitrix_omni.run_stamp() }} as _changed_at,
+    (select max(identifiers.normalized_at) from identifiers) as _normalized_through
+from edges
