@@ -30,6 +30,34 @@
 {% endmacro %}
 
 
+{#- The final select of a staging model: the rows of `relation` (its de-duplicated rows;
+    stamped after de-duplication, so the winner of a tie never depends on the run) with
+    `_staged_at`: this run's start, except for a key whose row is the one already staged
+    (same `_source_row_hash`), which keeps its stamp. A key with replica duplicates is
+    re-staged by every incremental run (its losing raw rows have no staged row), and the
+    record log must not see it as changed every hour. -#}
+{% macro bitrix_stamped(relation, raw_table) %}
+    {%- set restamp = not (execute and is_incremental()
+        and bitrix_omni.relation_has_column(this, '_staged_at')) -%}
+select
+    {{ relation }}.*,
+    {%- if restamp %}
+    {{ bitrix_omni.run_stamp() }} as _staged_at
+from {{ relation }}
+    {%- else %}
+    coalesce(previous._staged_at, {{ bitrix_omni.run_stamp() }}) as _staged_at
+from {{ relation }}
+left join {{ this }} as previous
+    on
+        {%- for column_name in raw_table['key'] %}
+        previous.{{ adapter.quote(column_name) }} = {{ relation }}.{{ adapter.quote(column_name) }}
+        and
+        {%- endfor %}
+        previous._source_row_hash = {{ relation }}._source_row_hash
+    {%- endif %}
+{%- endmacro %}
+
+
 {#- Pre-hook of the staging models: a staging table built before `_staged_at` existed gets
     the column (NULL: staged before any change the record log has to pick up), so the
     incremental run that follows the upgrade needs no --full-refresh. -#}

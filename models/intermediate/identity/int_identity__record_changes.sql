@@ -81,12 +81,12 @@ logged as (
     select * from {{ this }}
 ),
 
--- logged origins whose staged row is gone (deleted in Bitrix)
+-- logged origins whose staged row is gone (deleted in Bitrix), as last logged or earlier
 gone as (
     {{ bitrix_omni.record_changes_gone('logged') }}
 ),
 
-changed as (
+candidates as (
     select
         origin_table,
         origin_id
@@ -98,7 +98,7 @@ changed as (
     from gone
 ),
 
--- what the changed origins touched as last logged
+-- what the candidates touched in their last batch
 last_logged as (
     select
         logged.origin_table,
@@ -111,10 +111,37 @@ last_logged as (
             partition by logged.origin_table, logged.origin_id
         ) as last_logged_at
     from logged
-    inner join changed
+    inner join candidates
         on
-            logged.origin_table = changed.origin_table
-            and logged.origin_id = changed.origin_id
+            logged.origin_table = candidates.origin_table
+            and logged.origin_id = candidates.origin_id
+),
+
+last_current as (
+    select
+        origin_table,
+        origin_id,
+        record_table,
+        record_id
+    from last_logged
+    where is_current and logged_at = last_logged_at
+),
+
+-- re-staged origins, and gone origins not yet logged as gone
+changed as (
+    select
+        origin_table,
+        origin_id
+    from restaged
+    union
+    select
+        gone.origin_table,
+        gone.origin_id
+    from gone
+    inner join last_current
+        on
+            gone.origin_table = last_current.origin_table
+            and gone.origin_id = last_current.origin_id
 ),
 {%- endif %}
 
@@ -141,8 +168,7 @@ batch as (
         record_table,
         record_id,
         false as is_current
-    from last_logged
-    where is_current and logged_at = last_logged_at
+    from last_current
 
     union all
 

@@ -31,8 +31,4 @@ deduplicated as (
     {{ bx_deduplicate('renamed', 'activity_binding_id', 'activity_binding_id') }}
 )
 
--- stamped after de-duplication: the winner of a tie never depends on the run
-select
-    *,
-    {{ bitrix_omni.run_stamp() }} as _staged_at
-from deduplicated
+{{ bitrix_omni.bitrix_stamped('deduplicated', raw_table) }}

@@ -36,8 +36,4 @@ deduplicated as (
     {{ bx_deduplicate('renamed', 'entity_type_id, entity_id, utm_code', 'utm_value') }}
 )
 
--- stamped after de-duplication: the winner of a tie never depends on the run
-select
-    *,
-    {{ bitrix_omni.run_stamp() }} as _staged_at
-from deduplicated
+{{ bitrix_omni.bitrix_stamped('deduplicated', raw_table) }}

@@ -41,8 +41,4 @@ deduplicated as (
     {{ bx_deduplicate('renamed', 'recipient_id', 'sent_at desc nulls last') }}
 )
 
--- stamped after de-duplication: the winner of a tie never depends on the run
-select
-    *,
-    {{ bitrix_omni.run_stamp() }} as _staged_at
-from deduplicated
+{{ bitrix_omni.bitrix_stamped('deduplicated', raw_table) }}
