@@ -194,13 +194,41 @@ left join {{ this }} as previous
 {% endmacro %}
 
 
-{#- A condition keeping the rows whose `column` is a key of the model's `scope` CTE, or
-    true when the model is built whole (`scope`, the record_scope query, none). -#}
-{% macro in_scope_cte(column, scope) %}
+{#- The keys of a `record_scope` query as what a condition `column in <...>` needs: a
+    literal list when the scope is small (a filter on the scan itself, where DuckDB skips
+    what does not match; a join with the scope would read every row first), else a
+    subquery of the model's `scope` CTE; none when the model is built whole. -#}
+{% macro scope_keys(scope) %}
     {%- if scope is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set subquery = '(select scope.record_key from scope)' -%}
+    {%- if not execute -%}
+        {{ return(subquery) }}
+    {%- endif -%}
+    {%- set limit = 20000 -%}
+    {%- set keys = run_query(
+        'select distinct record_key from (' ~ scope ~ ') as scoped'
+        ~ ' where record_key is not null limit ' ~ (limit + 1)
+    ).columns[0].values() -%}
+    {%- if keys | length > limit -%}
+        {{ return(subquery) }}
+    {%- endif -%}
+    {%- set literals = [] -%}
+    {%- for key in keys | sort -%}
+        {%- do literals.append(bitrix_omni.sql_literal(key)) -%}
+    {%- endfor -%}
+    {{ return('(' ~ (literals | join(', ') if literals else 'null') ~ ')') }}
+{%- endmacro %}
+
+
+{#- A condition keeping the rows whose `column` is one of `keys` (scope_keys), or true
+    when the model is built whole (`keys` none). -#}
+{% macro in_scope_cte(column, keys) %}
+    {%- if keys is none -%}
         true
     {%- else -%}
-        {{ column }} in (select scope.record_key from scope)
+        {{ column }} in {{ keys }}
     {%- endif -%}
 {% endmacro %}
 
@@ -262,6 +290,14 @@ left join {{ this }} as previous
 {%- endmacro %}
 
 
+{#- `_normalized_through` of the rows a model writes: the newest `normalized_at` of
+    `model` (a scalar subquery on the relation itself, not on the model's CTE: a CTE read
+    twice is materialized whole, before the scope's filter could reach its scan). -#}
+{% macro normalized_through(model) %}
+    {{- '(select max(through.normalized_at) from ' ~ ref(model) ~ ' as through)' -}}
+{%- endmacro %}
+
+
 {#- The scope of a consumer as a query of `record_key`s, or none when it is built whole:
     the records logged after its newest `_changed_at`; with `renormalized`, the records of
     `renormalized_record_keys(renormalized)`; with `remapped`, those of
@@ -295,10 +331,16 @@ left join {{ this }} as previous
     {%- if scope is none -%}
         delete from {{ this }}
     {%- else -%}
+        {%- set keys = bitrix_omni.scope_keys(scope) -%}
+        {%- if keys.startswith('(select') -%}
         delete from {{ this }}
         where record_key in (
             {{ scope }}
         )
+        {%- else -%}
+        delete from {{ this }}
+        where record_key in {{ keys }}
+        {%- endif -%}
     {%- endif -%}
 {% endmacro %}
 
@@ -365,20 +407,21 @@ left join {{ this }} as previous
 {%- endmacro %}
 
 
-{#- The origins current in `logged` that have no staged row any more. -#}
-{% macro record_changes_gone(logged) %}
+{#- The origins current in the record log `log` (a relation: read directly, each table's
+    rows apart) that have no staged row any more. -#}
+{% macro record_changes_gone(log) %}
     {%- for origin in bitrix_omni.record_change_origins() %}
     select
-        {{ logged }}.origin_table,
-        {{ logged }}.origin_id
-    from {{ logged }}
+        logged.origin_table,
+        logged.origin_id
+    from {{ log }} as logged
     where
-        {{ logged }}.origin_table = '{{ origin["table"] }}'
-        and {{ logged }}.is_current
+        logged.origin_table = '{{ origin["table"] }}'
+        and logged.is_current
         and not exists (
             select 1
             from {{ ref(origin['model']) }} as staged
-            where staged.{{ origin['key'] }} = {{ logged }}.origin_id
+            where staged.{{ origin['key'] }} = logged.origin_id
         )
     {%- if not loop.last %}
     union all

@@ -15,6 +15,7 @@
     pre_hook="{{ bitrix_omni.delete_changed_records(renormalized='values') }}",
 ) }}
 {%- set scope = bitrix_omni.record_scope(renormalized='values') %}
+{%- set scope_keys = bitrix_omni.scope_keys(scope) %}
 
 with
 
@@ -49,14 +50,14 @@ normalized as (
         normalized_values.normalized_at,
         identifiers._source_row_hash,
         {{ bitrix_omni.run_stamp() }} as _changed_at,
-        (select max(latest.normalized_at) from normalized_values as latest)
+        {{ bitrix_omni.normalized_through('int_identity__normalized_values') }}
             as _normalized_through
     from identifiers
     left join normalized_values
         on
             identifiers.identifier_kind = normalized_values.identifier_kind
             and identifiers.value_raw = normalized_values.value_raw
-    where {{ bitrix_omni.in_scope_cte('identifiers.record_key', scope) }}
+    where {{ bitrix_omni.in_scope_cte('identifiers.record_key', scope_keys) }}
 )
 
 select * from normalized

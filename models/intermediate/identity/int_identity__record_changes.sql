@@ -77,13 +77,9 @@ restaged as (
     {{ bitrix_omni.record_changes_restaged(since) }}
 ),
 
-logged as (
-    select * from {{ this }}
-),
-
 -- logged origins whose staged row is gone (deleted in Bitrix), as last logged or earlier
 gone as (
-    {{ bitrix_omni.record_changes_gone('logged') }}
+    {{ bitrix_omni.record_changes_gone(this) }}
 ),
 
 candidates as (
@@ -110,7 +106,7 @@ last_logged as (
         max(logged.logged_at) over (
             partition by logged.origin_table, logged.origin_id
         ) as last_logged_at
-    from logged
+    from {{ this }} as logged
     inner join candidates
         on
             logged.origin_table = candidates.origin_table

@@ -19,6 +19,7 @@
     pre_hook="{{ bitrix_omni.delete_changed_records(renormalized='identifiers') }}",
 ) }}
 {%- set scope = bitrix_omni.record_scope(renormalized='identifiers') %}
+{%- set scope_keys = bitrix_omni.scope_keys(scope) %}
 
 with
 
@@ -47,7 +48,7 @@ input_rows as (
             "'record'", 'source_table', 'source_id', 'first_seen_at', 'last_seen_at',
         ]) }} as row_hash
     from records
-    where {{ bitrix_omni.in_scope_cte('record_key', scope) }}
+    where {{ bitrix_omni.in_scope_cte('record_key', scope_keys) }}
 
     union all
 
@@ -56,7 +57,7 @@ input_rows as (
         {{ bitrix_omni.bx_hash(["'identifier'", 'identifier_kind', 'identifier_hash']) }}
             as row_hash
     from identifiers
-    where is_valid and {{ bitrix_omni.in_scope_cte('record_key', scope) }}
+    where is_valid and {{ bitrix_omni.in_scope_cte('record_key', scope_keys) }}
 
     union all
 
@@ -64,7 +65,7 @@ input_rows as (
         record_key,
         {{ bitrix_omni.bx_hash(["'link to'", 'other_record_key']) }} as row_hash
     from links
-    where {{ bitrix_omni.in_scope_cte('record_key', scope) }}
+    where {{ bitrix_omni.in_scope_cte('record_key', scope_keys) }}
 
     union all
 
@@ -72,7 +73,7 @@ input_rows as (
         other_record_key as record_key,
         {{ bitrix_omni.bx_hash(["'link from'", 'record_key']) }} as row_hash
     from links
-    where {{ bitrix_omni.in_scope_cte('other_record_key', scope) }}
+    where {{ bitrix_omni.in_scope_cte('other_record_key', scope_keys) }}
 ),
 
 fingerprints as (
@@ -87,8 +88,9 @@ select
     records.record_key,
     fingerprints.input_fingerprint,
     {{ bitrix_omni.run_stamp() }} as _changed_at,
-    (select max(identifiers.normalized_at) from identifiers) as _normalized_through
+    {{ bitrix_omni.normalized_through('int_identity__normalized_identifiers') }}
+        as _normalized_through
 from records
 inner join fingerprints
     on records.record_key = fingerprints.record_key
-where {{ bitrix_omni.in_scope_cte('records.record_key', scope) }}
+where {{ bitrix_omni.in_scope_cte('records.record_key', scope_keys) }}

@@ -19,10 +19,20 @@
 ) }}
 -- depends_on: {{ ref('int_identity__customer_registry') }}
 {%- set scope = bitrix_omni.record_scope(renormalized='identifiers', remapped=true) %}
+{%- set scope_keys = bitrix_omni.scope_keys(scope) %}
 with
 
+{%- if scope is not none %}
+
+scope as (
+    {{ scope }}
+),
+{%- endif %}
+
+-- the scope's filter on the scan itself (after the joins it would come too late)
 identifiers as (
     select * from {{ ref('int_identity__normalized_identifiers') }}
+    where {{ bitrix_omni.in_scope_cte('record_key', scope_keys) }}
 ),
 
 guarded as (
@@ -45,13 +55,6 @@ unguarded as (
         and guarded.identifier_hash is null
 ),
 
-{%- if scope is not none %}
-
-scope as (
-    {{ scope }}
-),
-{%- endif %}
-
 usable as (
     select distinct
         unguarded.record_key,
@@ -66,11 +69,11 @@ usable as (
     from unguarded
     inner join identity_map
         on unguarded.record_key = identity_map.record_key
-    where {{ bitrix_omni.in_scope_cte('unguarded.record_key', scope) }}
 )
 
 select
     *,
     {{ bitrix_omni.run_stamp() }} as _changed_at,
-    (select max(identifiers.normalized_at) from identifiers) as _normalized_through
+    {{ bitrix_omni.normalized_through('int_identity__normalized_identifiers') }}
+        as _normalized_through
 from usable

@@ -34,10 +34,20 @@
 -- depends_on: {{ ref('int_identity__customer_registry') }}
 {%- set scope = bitrix_omni.record_scope(
     renormalized='identifiers', remapped=true, linked=true) %}
+{%- set scope_keys = bitrix_omni.scope_keys(scope) %}
 with
 
+{%- if scope is not none %}
+
+scope as (
+    {{ scope }}
+),
+{%- endif %}
+
+-- the scope's filter on the scans themselves (after the joins it would come too late)
 identifiers as (
     select * from {{ ref('int_identity__normalized_identifiers') }}
+    where {{ bitrix_omni.in_scope_cte('record_key', scope_keys) }}
 ),
 
 guarded as (
@@ -46,18 +56,12 @@ guarded as (
 
 links as (
     select * from {{ ref('int_identity__links') }}
+    where {{ bitrix_omni.in_scope_cte('record_key', scope_keys) }}
 ),
 
 identity_map as (
     select * from {{ ref('bl_customer_identity_map') }}
 ),
-
-{%- if scope is not none %}
-
-scope as (
-    {{ scope }}
-),
-{%- endif %}
 
 identifier_edges as (
     -- distinct: two raw spellings of one value in the same field are one edge
@@ -83,7 +87,6 @@ identifier_edges as (
             and identifiers.identifier_hash = guarded.identifier_hash
     left join identity_map
         on identifiers.record_key = identity_map.record_key
-    where {{ bitrix_omni.in_scope_cte('identifiers.record_key', scope) }}
 ),
 
 link_edges as (
@@ -106,7 +109,6 @@ link_edges as (
         on links.record_key = identity_map.record_key
     left join identity_map as linked_map
         on links.other_record_key = linked_map.record_key
-    where {{ bitrix_omni.in_scope_cte('links.record_key', scope) }}
 ),
 
 edges as (
@@ -118,5 +120,6 @@ edges as (
 select
     *,
     {{ bitrix_omni.run_stamp() }} as _changed_at,
-    (select max(identifiers.normalized_at) from identifiers) as _normalized_through
+    {{ bitrix_omni.normalized_through('int_identity__normalized_identifiers') }}
+        as _normalized_through
 from edges
