@@ -24,6 +24,33 @@
 {% endmacro %}
 
 
+{#- `_changed_at` of the rows a record-layer model writes: this run's start, or the newest
+    `_changed_at` of a record-layer model it reads (`upstream`) if that is older. A model
+    run without its upstream (a partial selection) may apply log batches that upstream has
+    not applied yet; stamped no later than upstream, it applies them again once upstream has
+    (a model that wrote no rows in its last run only makes the next scope larger). -#}
+{% macro record_position(upstream) %}
+    {%- set stamp = bitrix_omni.run_stamp() -%}
+    {%- if not execute -%}
+        {{ return(stamp) }}
+    {%- endif -%}
+    {%- set positions = [] -%}
+    {%- for model in upstream -%}
+        {%- set relation = ref(model) -%}
+        {%- if bitrix_omni.relation_has_column(relation, '_changed_at') -%}
+            {%- do positions.append('select max(_changed_at) as position from ' ~ relation) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- set position = run_query(
+        'select min(position) from (' ~ positions | join(' union all ') ~ ') as positions'
+    ).rows[0][0] if positions else none -%}
+    {%- if position is none -%}
+        {{ return(stamp) }}
+    {%- endif -%}
+    {{ return('least(' ~ stamp ~ ', ' ~ bitrix_omni.timestamp_literal(position) ~ ')') }}
+{%- endmacro %}
+
+
 {#- A timestamp value read back from the warehouse, as a literal. -#}
 {% macro timestamp_literal(value) %}
     {{- return("cast('" ~ value ~ "' as " ~ dbt.type_timestamp() ~ ")") -}}
@@ -62,7 +89,7 @@ left join {{ this }} as previous
     the column (NULL: staged before any change the record log has to pick up), so the
     incremental run that follows the upgrade needs no --full-refresh. -#}
 {% macro bitrix_add_staged_at() %}
-    {%- if not execute or not is_incremental()
+    {%- if not execute or not config.meta_get('bitrix_raw_table') or not is_incremental()
         or bitrix_omni.relation_has_column(this, '_staged_at') -%}
         {{ return('') }}
     {%- endif -%}
@@ -407,26 +434,24 @@ left join {{ this }} as previous
 {%- endmacro %}
 
 
-{#- The origins current in the record log `log` (a relation: read directly, each table's
-    rows apart) that have no staged row any more. -#}
-{% macro record_changes_gone(log) %}
-    {%- for origin in bitrix_omni.record_change_origins() %}
-    select
-        logged.origin_table,
-        logged.origin_id
-    from {{ log }} as logged
-    where
-        logged.origin_table = '{{ origin["table"] }}'
-        and logged.is_current
-        and not exists (
-            select 1
-            from {{ ref(origin['model']) }} as staged
-            where staged.{{ origin['key'] }} = logged.origin_id
-        )
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
-    {%- endfor %}
+{#- The origin tables (record_change_origins entries) whose every staged row was staged after
+    `since`: rebuilt whole (a --full-refresh, or a first incremental run after the upgrade),
+    so their deletions left no tombstones. -#}
+{% macro record_changes_rebuilt(since) %}
+    {%- set rebuilt = [] -%}
+    {%- if not execute -%}
+        {{ return(rebuilt) }}
+    {%- endif -%}
+    {%- for origin in bitrix_omni.record_change_origins() -%}
+        {%- set counts = run_query(
+            "select count(*), count(case when _staged_at > " ~ since ~ " then 1 end) from "
+            ~ ref(origin['model'])
+        ).rows[0] -%}
+        {%- if counts[0] > 0 and counts[0] == counts[1] -%}
+            {%- do rebuilt.append(origin) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(rebuilt) }}
 {%- endmacro %}
 
 

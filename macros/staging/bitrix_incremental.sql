@@ -86,6 +86,8 @@
     (staging drops them anyway).
 -#}
 {% macro bitrix_staging_source(raw_table) %}
+    {#- while dbt parses the model too: the post-hook appends the tombstones there -#}
+    {%- set deleted_keys = ref('stg_bitrix__deleted_keys') -%}
     {%- set extra_columns = raw_table.get('extra_columns', []) -%}
     {%- set relation = bitrix_omni.bitrix_source(raw_table['name'], extra_columns) -%}
     {%- if not execute -%}
@@ -218,11 +220,33 @@
 
 
 {#-
-    Post-hook of the staging models (dbt_project.yml): in an incremental run, delete the
-    tombstones (rows without `_source_row_hash`) that removed the keys gone from the source
-    (hard deletes in the source show up in a full dump only as missing keys). A model
-    without `bitrix_raw_table` meta, and any run that is not incremental, gets no statement.
+    Post-hooks of the staging models (dbt_project.yml): in an incremental run, append the
+    tombstones' keys to stg_bitrix__deleted_keys (as text; a composite key's columns joined
+    by '|'), then delete the tombstones (rows without `_source_row_hash`) that removed the
+    keys gone from the source (hard deletes in the source show up in a full dump only as
+    missing keys). A model without `bitrix_raw_table` meta, and any run that is not
+    incremental, gets no statement.
 -#}
+{% macro bitrix_log_tombstones() %}
+    {%- set raw_table = config.meta_get('bitrix_raw_table') if execute else none -%}
+    {%- if not raw_table or not is_incremental() -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set key_text = [] -%}
+    {%- for column_name in raw_table['key'] -%}
+        {%- do key_text.append('cast(' ~ adapter.quote(column_name) ~ ' as '
+            ~ dbt.type_string() ~ ')') -%}
+    {%- endfor -%}
+    insert into {{ ref('stg_bitrix__deleted_keys') }} (raw_table, deleted_key, deleted_at)
+    select
+        '{{ raw_table["name"] }}',
+        {{ key_text | join(" || '|' || ") }},
+        {{ bitrix_omni.run_stamp() }}
+    from {{ this }}
+    where _source_row_hash is null
+{% endmacro %}
+
+
 {% macro bitrix_delete_tombstones() %}
     {%- if not execute or not config.meta_get('bitrix_raw_table') or not is_incremental() -%}
         {{ return('') }}

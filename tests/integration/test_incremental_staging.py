@@ -26,7 +26,8 @@ def staging_tables(run: DbtRun) -> list[str]:
         row[0]
         for row in run.query(
             "select table_name from information_schema.tables"
-            " where table_schema = 'main_staging' order by 1"
+            " where table_schema = 'main_staging' and table_name <> 'stg_bitrix__deleted_keys'"
+            " order by 1"
         )
     ]
 
@@ -165,6 +166,20 @@ def test_incremental_run_equals_a_full_build(runs):
     assert staging_tables(second) == tables
     for table in tables:
         assert rows(second, table) == rows(reference, table), table
+
+
+def test_deleted_keys_are_logged(exports, runs):
+    """The tombstones of the incremental run are kept in stg_bitrix__deleted_keys (what the
+    record log reads); a full build deletes nothing, so it logs nothing."""
+    second, changes = runs["second"], exports["changes"]
+    logged = second.query(
+        "select raw_table, deleted_key from main_staging.stg_bitrix__deleted_keys order by all"
+    )
+    assert ("b_crm_field_multi", changes["deleted_communication"]) in logged
+    assert ("b_user", changes["unparsable_user"]) in logged  # its key became unparsable
+    assert (
+        runs["reference"].scalar("select count(*) from main_staging.stg_bitrix__deleted_keys") == 0
+    )
 
 
 def test_changes_are_applied(exports, runs):

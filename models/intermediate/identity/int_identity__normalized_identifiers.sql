@@ -49,7 +49,7 @@ normalized as (
         coalesce(normalized_values.is_valid, false) as is_valid,
         normalized_values.normalized_at,
         identifiers._source_row_hash,
-        {{ bitrix_omni.run_stamp() }} as _changed_at,
+        {{ bitrix_omni.record_position(['int_identity__identifiers']) }} as _changed_at,
         {{ bitrix_omni.normalized_through('int_identity__normalized_values') }}
             as _normalized_through
     from identifiers

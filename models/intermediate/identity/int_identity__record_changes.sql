@@ -26,6 +26,7 @@
     on_schema_change='fail',
     pre_hook="{{ bitrix_omni.record_changes_pre_hook() }}",
 ) }}
+-- depends_on: {{ ref('stg_bitrix__deleted_keys') }}
 {%- set since = bitrix_omni.record_changes_since() %}
 
 with
@@ -77,9 +78,35 @@ restaged as (
     {{ bitrix_omni.record_changes_restaged(since) }}
 ),
 
--- logged origins whose staged row is gone (deleted in Bitrix), as last logged or earlier
+-- origins deleted since the last batch: the keys staging deleted (its tombstones), and the
+-- logged origins missing from a staging table rebuilt whole since (no tombstones then)
 gone as (
-    {{ bitrix_omni.record_changes_gone(this) }}
+    select
+        deleted.raw_table as origin_table,
+        cast(deleted.deleted_key as {{ dbt.type_bigint() }}) as origin_id
+    from {{ ref('stg_bitrix__deleted_keys') }} as deleted
+    where
+        deleted.deleted_at > {{ since }}
+        and deleted.raw_table in ({{ bitrix_omni.sql_list(
+            bitrix_omni.record_change_origins() | map(attribute='table') | list
+        ) }})
+    {%- for origin in bitrix_omni.record_changes_rebuilt(since) %}
+
+    union all
+
+    select
+        logged.origin_table,
+        logged.origin_id
+    from {{ this }} as logged
+    where
+        logged.origin_table = '{{ origin["table"] }}'
+        and logged.is_current
+        and not exists (
+            select 1
+            from {{ ref(origin['model']) }} as staged
+            where staged.{{ origin['key'] }} = logged.origin_id
+        )
+    {%- endfor %}
 ),
 
 candidates as (

@@ -87,7 +87,9 @@ fingerprints as (
 select
     records.record_key,
     fingerprints.input_fingerprint,
-    {{ bitrix_omni.run_stamp() }} as _changed_at,
+    {{ bitrix_omni.record_position([
+        'int_identity__records', 'int_identity__normalized_identifiers', 'int_identity__links',
+    ]) }} as _changed_at,
     {{ bitrix_omni.normalized_through('int_identity__normalized_identifiers') }}
         as _normalized_through
 from records

@@ -73,7 +73,7 @@ usable as (
 
 select
     *,
-    {{ bitrix_omni.run_stamp() }} as _changed_at,
+    {{ bitrix_omni.record_position(['int_identity__normalized_identifiers']) }} as _changed_at,
     {{ bitrix_omni.normalized_through('int_identity__normalized_identifiers') }}
         as _normalized_through
 from usable
