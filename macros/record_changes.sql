@@ -187,8 +187,8 @@ left join {{ this }} as previous
     {%- endif -%}
     {%- set since = bitrix_omni.timestamp_literal(built) -%}
     {%- set reach = run_query(
-        "select count(*) from " ~ record_changes
-        ~ " where logged_at <= " ~ since
+        "select count(*) from (select 1 as found from " ~ record_changes
+        ~ " where logged_at <= " ~ since ~ " limit 1) as reached"
     ).rows[0][0] -%}
     {{ return(since if reach > 0 else none) }}
 {% endmacro %}

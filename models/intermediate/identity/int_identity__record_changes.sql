@@ -20,11 +20,17 @@
     `bitrix_omni_record_changes_rebuild_share` of the staged rows re-staged) logs every
     origin's current records as one batch.
 -#}
+{#- PostgreSQL: consumers read the batches after their watermark, and a batch reads the
+    last rows of its origins (DuckDB prunes by its zone maps without indexes). -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
     pre_hook="{{ bitrix_omni.record_changes_pre_hook() }}",
+    indexes=[
+        {'columns': ['logged_at']},
+        {'columns': ['origin_table', 'origin_id']},
+    ] if target.type != 'duckdb' else [],
 ) }}
 -- depends_on: {{ ref('stg_bitrix__deleted_keys') }}
 {%- set since = bitrix_omni.record_changes_since() %}
