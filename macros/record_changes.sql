@@ -3,11 +3,12 @@
 
     Staging stamps every row it (re)stages with the run's start time (`_staged_at`, see
     `run_stamp`). `int_identity__record_changes` turns the rows staged since its last batch
-    into the identity records they touch and appends them as a batch (`logged_at`); the
-    record-layer models (records, identifiers, links, record fingerprints) then rebuild only
-    the records of the batches logged after their own newest `_changed_at`, instead of
-    re-reading every staged row. See the log model for the rules that map a staged row to
-    the records it touches.
+    (deleted rows: staging's tombstones, `stg_bitrix__deleted_keys`) into the identity records
+    they touch and appends them as a batch (`logged_at`); the record-keyed models (records,
+    identifiers, links, normalized identifiers, record fingerprints, usable identifiers,
+    identity evidence) then rebuild only the records of the batches logged after their own
+    newest `_changed_at`, instead of re-reading every staged row. See the log model for the
+    rules that map a staged row to the records it touches.
 
     A consumer rebuilds everything instead (and its pre-hook empties it first) when it has
     no `_changed_at` yet (first build, or a table built before this existed), when the log
