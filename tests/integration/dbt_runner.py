@@ -13,6 +13,10 @@ import duckdb
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
+#: Columns stamped with run times, which differ between two builds of the same data: when
+#: the cache normalized a value, when a run wrote a record's rows (macros/record_changes.sql).
+RUN_STAMPS = ("normalized_at", "_changed_at", "_normalized_through")
+
 
 @dataclass
 class DbtRun:
@@ -28,6 +32,21 @@ class DbtRun:
 
     def scalar(self, sql: str):
         return self.query(sql)[0][0]
+
+    def rows_without(self, table: str, columns: tuple[str, ...] = RUN_STAMPS) -> list[tuple]:
+        """All rows of `schema.table`, ordered, without those of `columns` it has."""
+        schema, name = table.split(".")
+        present = [
+            column
+            for (column,) in self.query(
+                "select column_name from information_schema.columns"
+                " where table_schema = ? and table_name = ?",
+                [schema, name],
+            )
+            if column in columns
+        ]
+        exclude = f" exclude ({', '.join(present)})" if present else ""
+        return self.query(f"select *{exclude} from {table} order by all")
 
 
 def run_dbt(

@@ -55,28 +55,13 @@ DOWNSTREAM = (
 )
 
 
-#: Run-time stamps: of values a --full-refresh normalizes again (the cache is rebuilt too),
-#: and of when a run wrote the rows (record-scoped models, macros/record_changes.sql).
-STAMPS = ("normalized_at", "_changed_at", "_normalized_through")
-
-
 def rows(run: DbtRun, table: str) -> list[tuple]:
-    """The table's rows without run-time stamps, floats rounded: sums of doubles depend
-    on the order of addition."""
-    schema, name = table.split(".")
-    present = [
-        column
-        for (column,) in run.query(
-            "select column_name from information_schema.columns"
-            " where table_schema = ? and table_name = ?",
-            [schema, name],
-        )
-        if column in STAMPS
-    ]
-    columns = f"* exclude ({', '.join(present)})" if present else "*"
+    """The table's rows without run-time stamps (a --full-refresh normalizes values again
+    and rewrites every record), floats rounded: sums of doubles depend on the order of
+    addition."""
     return [
         tuple(round(value, 9) if isinstance(value, float) else value for value in row)
-        for row in run.query(f"select {columns} from {table} order by all")
+        for row in run.rows_without(table)
     ]
 
 

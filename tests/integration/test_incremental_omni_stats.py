@@ -26,24 +26,10 @@ NORMALIZED = (
 )
 
 
-#: Columns stamped with run times: when a build normalized a value, when a run wrote a
-#: record's rows (record-keyed models, macros/record_changes.sql).
-STAMPS = ("normalized_at", "_changed_at", "_normalized_through")
-
-
 def normalized(run, table: str) -> list[tuple]:
     """The table's rows without run-time stamps, which differ between the two builds;
     nothing else may."""
-    stamped = [
-        column
-        for (column,) in run.query(
-            "select column_name from information_schema.columns where table_name = ?",
-            [table],
-        )
-        if column in STAMPS
-    ]
-    columns = f"* exclude ({', '.join(stamped)})" if stamped else "*"
-    return run.query(f"select {columns} from main_intermediate.{table} order by all")
+    return run.rows_without(f"main_intermediate.{table}")
 
 
 def test_incremental_run_equals_full_refresh(tmp_path):
