@@ -131,10 +131,13 @@ left join {{ this }} as previous
 {% endmacro %}
 
 
-{#- The record log's watermark: the literal of its newest `logged_at`, or none when the log
-    is to be built whole (not an incremental run, empty, another config, or more than
-    `bitrix_omni_record_changes_rebuild_share` of the staged rows re-staged since). -#}
-{% macro record_changes_since() %}
+{#- Where the record log stands: none when it is to be built whole (not an incremental run,
+    empty, another config, or more than `bitrix_omni_record_changes_rebuild_share` of the
+    staged rows re-staged since), else {'since': the literal of its newest `logged_at`,
+    'rebuilt': the record_change_origins entries whose every staged row was staged after it
+    (rebuilt whole: a --full-refresh, or the first incremental run after the upgrade, so
+    their deletions left no tombstones)}. One count per staging table answers both. -#}
+{% macro record_changes_state() %}
     {%- if not (execute and this is not none and is_incremental()) -%}
         {{ return(none) }}
     {%- endif -%}
@@ -146,28 +149,37 @@ left join {{ this }} as previous
         {{ return(none) }}
     {%- endif -%}
     {%- set since = bitrix_omni.timestamp_literal(stored[0]) -%}
+    {%- set origins = bitrix_omni.record_change_origins() -%}
     {%- set counts = [] -%}
-    {%- for origin in bitrix_omni.record_change_origins() -%}
+    {%- for origin in origins -%}
         {%- do counts.append(
-            "select count(case when _staged_at > " ~ since ~ " then 1 end) as restaged,"
+            "select " ~ loop.index0 ~ " as position,"
+            ~ " count(case when _staged_at > " ~ since ~ " then 1 end) as restaged,"
             ~ " count(*) as staged from " ~ ref(origin['model'])
         ) -%}
     {%- endfor -%}
-    {%- set share = run_query(
-        "select sum(restaged), sum(staged) from (" ~ counts | join(' union all ')
-        ~ ") as counted"
-    ).rows[0] -%}
-    {%- set restaged, staged = share[0] | float, share[1] | float -%}
-    {%- if staged and restaged > staged * var('bitrix_omni_record_changes_rebuild_share') -%}
+    {%- set rows = run_query(counts | join(' union all ')).rows -%}
+    {%- set rebuilt = [] -%}
+    {%- set totals = {'restaged': 0, 'staged': 0} -%}
+    {%- for position, restaged, staged in rows -%}
+        {%- do totals.update({
+            'restaged': totals['restaged'] + restaged, 'staged': totals['staged'] + staged,
+        }) -%}
+        {%- if staged > 0 and restaged == staged -%}
+            {%- do rebuilt.append(origins[position | int]) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- set share = var('bitrix_omni_record_changes_rebuild_share') -%}
+    {%- if totals['staged'] and totals['restaged'] > totals['staged'] * share -%}
         {{ return(none) }}
     {%- endif -%}
-    {{ return(since) }}
+    {{ return({'since': since, 'rebuilt': rebuilt}) }}
 {% endmacro %}
 
 
 {#- Pre-hook of the record log: empty it before a run that rebuilds it whole. -#}
 {% macro record_changes_pre_hook() %}
-    {%- if execute and is_incremental() and bitrix_omni.record_changes_since() is none -%}
+    {%- if execute and is_incremental() and bitrix_omni.record_changes_state() is none -%}
         delete from {{ this }}
     {%- endif -%}
 {% endmacro %}
@@ -432,27 +444,6 @@ left join {{ this }} as previous
     union all
     {%- endif %}
     {%- endfor %}
-{%- endmacro %}
-
-
-{#- The origin tables (record_change_origins entries) whose every staged row was staged after
-    `since`: rebuilt whole (a --full-refresh, or a first incremental run after the upgrade),
-    so their deletions left no tombstones. -#}
-{% macro record_changes_rebuilt(since) %}
-    {%- set rebuilt = [] -%}
-    {%- if not execute -%}
-        {{ return(rebuilt) }}
-    {%- endif -%}
-    {%- for origin in bitrix_omni.record_change_origins() -%}
-        {%- set counts = run_query(
-            "select count(*), count(case when _staged_at > " ~ since ~ " then 1 end) from "
-            ~ ref(origin['model'])
-        ).rows[0] -%}
-        {%- if counts[0] > 0 and counts[0] == counts[1] -%}
-            {%- do rebuilt.append(origin) -%}
-        {%- endif -%}
-    {%- endfor -%}
-    {{ return(rebuilt) }}
 {%- endmacro %}
 
 

@@ -33,7 +33,8 @@
     ] if target.type != 'duckdb' else [],
 ) }}
 -- depends_on: {{ ref('stg_bitrix__deleted_keys') }}
-{%- set since = bitrix_omni.record_changes_since() %}
+{%- set state = bitrix_omni.record_changes_state() %}
+{%- set since = none if state is none else state['since'] %}
 
 with
 
@@ -96,7 +97,7 @@ gone as (
         and deleted.raw_table in ({{ bitrix_omni.sql_list(
             bitrix_omni.record_change_origins() | map(attribute='table') | list
         ) }})
-    {%- for origin in bitrix_omni.record_changes_rebuilt(since) %}
+    {%- for origin in state['rebuilt'] %}
 
     union all
 
