@@ -15,7 +15,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 #: Columns stamped with run times, which differ between two builds of the same data: when
 #: the cache normalized a value, when a run wrote a record's rows (macros/record_changes.sql).
-RUN_STAMPS = ("normalized_at", "_changed_at", "_normalized_through")
+RUN_STAMPS = ("normalized_at", "_changed_at", "_normalized_through", "_built_at")
 
 
 @dataclass

@@ -16,7 +16,7 @@
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key='customer_uuid',
-    on_schema_change='fail',
+    on_schema_change='append_new_columns',
     pre_hook="{{ bitrix_omni.delete_keys_without_inputs(
         'customer_uuid', 'int_identity__current_map') }}",
 ) }}
@@ -181,7 +181,8 @@ customers as (
         {{ fingerprint_of([
             'customer_spans.map_fingerprint',
             'identifier_fingerprints.identifier_fingerprint',
-        ]) }} as _input_fingerprint
+        ]) }} as _input_fingerprint,
+        {{ bitrix_omni.run_stamp() }} as _built_at
     from customer_spans
     left join identifier_fingerprints
         on customer_spans.customer_uuid = identifier_fingerprints.customer_uuid

@@ -16,7 +16,7 @@
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key='customer_uuid',
-    on_schema_change='fail',
+    on_schema_change='append_new_columns',
     pre_hook="{{ bitrix_omni.delete_keys_without_inputs(
         'customer_uuid', 'int_identity__customers') }}",
 ) }}
@@ -163,7 +163,8 @@ final as (
         {{ fingerprint_of([
             bx_hash([bitrix_quoted_csv(customer_columns, 'customers.'), window_days]),
             'touch_fingerprints.touch_fingerprint',
-        ]) }} as _input_fingerprint
+        ]) }} as _input_fingerprint,
+        {{ bitrix_omni.run_stamp() }} as _built_at
     from scoped_customers as customers
     left join touch_fingerprints
         on customers.customer_uuid = touch_fingerprints.customer_uuid

@@ -14,7 +14,7 @@
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key='customer_uuid',
-    on_schema_change='fail',
+    on_schema_change='append_new_columns',
     pre_hook="{{ bitrix_omni.delete_keys_without_inputs(
         'customer_uuid', 'int_journeys__touchpoints',
         {'touchpoint_type': 'order', 'source_table': 'b_sale_order'}) }}",
@@ -246,7 +246,8 @@ final as (
         attributed_rows.order_at,
         attributed_rows.touchpoint_at,
         ---------- incremental state
-        attributed_rows.customer_fingerprint as _input_fingerprint
+        attributed_rows.customer_fingerprint as _input_fingerprint,
+        {{ bitrix_omni.run_stamp() }} as _built_at
     from attributed_rows
 )
 

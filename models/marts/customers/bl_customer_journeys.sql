@@ -13,7 +13,7 @@
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key='customer_uuid',
-    on_schema_change='fail',
+    on_schema_change='append_new_columns',
     pre_hook="{{ bitrix_omni.delete_keys_without_inputs(
         'customer_uuid', 'int_journeys__touchpoints') }}",
 ) }}
@@ -69,7 +69,8 @@ ordered as (
             order by occurred_at, touchpoint_id
         ) as previous_channel,
         ---------- incremental state
-        {{ fingerprint_over('customer_uuid', touch_columns) }} as _input_fingerprint
+        {{ fingerprint_over('customer_uuid', touch_columns) }} as _input_fingerprint,
+        {{ bitrix_omni.run_stamp() }} as _built_at
     from touchpoints
     where {{ in_scope('customer_uuid') }}
 )

@@ -14,7 +14,7 @@
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key='customer_uuid',
-    on_schema_change='fail',
+    on_schema_change='append_new_columns',
     pre_hook="{{ bitrix_omni.delete_keys_without_inputs(
         'customer_uuid', 'int_identity__customers') }}",
 ) }}
@@ -97,7 +97,8 @@ profile as (
             'case when customer_channels.customer_uuid is not null then '
             ~ bx_row_hash(channel_columns, 'customer_channels.') ~ ' end',
             'order_figures.order_fingerprint',
-        ]) }} as _input_fingerprint
+        ]) }} as _input_fingerprint,
+        {{ bitrix_omni.run_stamp() }} as _built_at
     from customers
     left join customer_channels
         on customers.customer_uuid = customer_channels.customer_uuid

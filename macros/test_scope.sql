@@ -1,0 +1,172 @@
+{#-
+    Data tests on the rows the runs wrote, not on the whole history.
+
+    An hourly run writes a few thousand rows into tables of millions; a `unique` test that
+    groups the whole table every hour costs more than the run's models. A model that stamps
+    the rows a run writes declares the stamp column in its meta:
+
+        config: {meta: {bitrix_omni_written_at: _staged_at}}
+
+    and its tests then read, while `bitrix_omni_test_scope` is `written` (the default):
+
+    * row by row tests (not_null, accepted_values, dbt_utils' expression_is_true,
+      accepted_range, not_accepted_values, not_empty_string): the rows stamped after the
+      test's mark;
+    * uniqueness tests (unique, dbt_utils' unique_combination_of_columns): every row of the
+      keys stamped after the mark, so a written row that repeats an old key still fails;
+    * any other test (relationships: a deleted parent orphans old rows; aggregates;
+      singular tests): everything, as always.
+
+    The mark of a test (`bitrix_omni_test_marks` in the target schema) moves in the
+    on-run-end hook, and only for a test that passed: to the start of the run when the run
+    also built the test's model (the stamps it wrote are no later, and later runs stamp
+    later), else to the newest stamp in the model. A failing or warning test keeps its mark
+    and fails again until its rows are fixed; a test without a mark (first run, a new or
+    renamed test) reads everything, as does any test while `bitrix_omni_test_scope` is
+    `all` (a nightly `dbt build --vars '{bitrix_omni_test_scope: all}'`, which also catches
+    rows changed by hand in the warehouse, which no stamp shows).
+-#}
+
+
+{#- Tests that read the tested model row by row: the written rows are enough. -#}
+{% macro scoped_row_tests() %}
+    {{- return(['not_null', 'accepted_values', 'expression_is_true', 'accepted_range',
+        'not_accepted_values', 'not_empty_string']) -}}
+{% endmacro %}
+
+
+{#- The relation of the test marks: one row per test that passed with its model's stamps. -#}
+{% macro test_marks_relation() %}
+    {{- return(api.Relation.create(
+        database=target.database, schema=target.schema, identifier='bitrix_omni_test_marks'
+    )) -}}
+{% endmacro %}
+
+
+{#- dbt wraps the `model` argument of every generic test in this macro (it also applies the
+    test's `where` config): the project's version reads only the rows the runs wrote since
+    the test's mark, for the tests that allow it (see the top of this file). -#}
+{% macro get_where_subquery(relation) -%}
+    {%- set unscoped = adapter.dispatch('get_where_subquery', 'dbt')(relation) -%}
+    {%- set written = bitrix_omni.written_since_mark(relation) -%}
+    {%- if written is none -%}
+        {{ return(unscoped) }}
+    {%- endif -%}
+    {%- set where = config.get('where') -%}
+    {%- set condition = '(' ~ where ~ ') and ' if where else '' -%}
+    {%- set kwargs = model.test_metadata.kwargs -%}
+    {#- `unique` skips NULLs; a combination may hold NULLs (`in` never matches them): its
+        rows are matched by a NULL-safe hash (a collision only adds rows to read) -#}
+    {%- if model.test_metadata.name == 'unique' -%}
+        {%- set key = kwargs['column_name'] -%}
+    {%- else -%}
+        {%- set key = bitrix_omni.bx_hash(kwargs['combination_of_columns']) -%}
+    {%- endif -%}
+    {%- set scoped -%}
+    {%- if model.test_metadata.name in bitrix_omni.scoped_row_tests() -%}
+        (select * from {{ relation }} where {{ condition }}{{ written }}) dbt_subquery
+    {%- else -%}
+        (
+            select * from {{ relation }}
+            where
+                {{ condition }}{{ key }} in (
+                    select {{ key }} from {{ relation }} where {{ condition }}{{ written }}
+                )
+        ) dbt_subquery
+    {%- endif -%}
+    {%- endset -%}
+    {{ return(scoped) }}
+{%- endmacro %}
+
+
+{#- The condition "stamped after the test's mark" on the tested model, or none when the test
+    reads everything: scope `all`, a test that needs every row, a model without a stamp, no
+    mark yet. -#}
+{% macro written_since_mark(relation) %}
+    {%- if not execute or var('bitrix_omni_test_scope', 'written') == 'all' -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set stamp = bitrix_omni.scoped_test_stamp(model) -%}
+    {%- set marks = bitrix_omni.test_marks_relation() -%}
+    {%- if stamp is none or adapter.get_relation(marks.database, marks.schema, marks.identifier) is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set mark = run_query(
+        "select max(tested_through) from " ~ marks ~ " where test_id = '" ~ model.unique_id ~ "'"
+    ).rows[0][0] -%}
+    {%- if mark is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(stamp ~ ' > ' ~ bitrix_omni.timestamp_literal(mark)) }}
+{% endmacro %}
+
+
+{#- The stamp column of the model a test node tests, when the test can read only the
+    written rows and the model declares one (meta `bitrix_omni_written_at`); else none. -#}
+{% macro scoped_test_stamp(test) %}
+    {%- set name = test.test_metadata.name if test.test_metadata else none -%}
+    {%- if name not in bitrix_omni.scoped_row_tests() + ['unique', 'unique_combination_of_columns'] -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set node = graph.nodes.get(test.attached_node) if test.attached_node else none -%}
+    {%- if node is none or node.resource_type != 'model' -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(node.config.meta.get('bitrix_omni_written_at')) }}
+{% endmacro %}
+
+
+{#- on-run-start: the marks table, created when missing. -#}
+{% macro create_test_marks() %}
+    {%- if not execute -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set marks = bitrix_omni.test_marks_relation() -%}
+    {%- do adapter.create_schema(marks) -%}
+    {{ return(
+        'create table if not exists ' ~ marks ~ ' (test_id ' ~ dbt.type_string()
+        ~ ', tested_through ' ~ dbt.type_timestamp() ~ ')'
+    ) }}
+{% endmacro %}
+
+
+{#- on-run-end: the marks of the tests on stamped models that passed in this run, as SQL
+    (dbt runs the hooks outside a transaction). -#}
+{% macro record_test_marks(results) %}
+    {%- if not execute -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set built = [] -%}
+    {%- for result in results
+        if result.node.resource_type == 'model' and result.status == 'success' -%}
+        {%- do built.append(result.node.unique_id) -%}
+    {%- endfor -%}
+    {%- set newest = {} -%}
+    {%- set ids = [] -%}
+    {%- set rows = [] -%}
+    {%- for result in results if result.node.resource_type == 'test' and result.status == 'pass' -%}
+        {%- set attached = result.node.attached_node -%}
+        {%- set stamp = bitrix_omni.scoped_test_stamp(result.node) -%}
+        {%- if stamp is not none and attached not in built and attached not in newest -%}
+            {%- set node = graph.nodes[attached] -%}
+            {%- set relation = adapter.get_relation(node.database, node.schema, node.alias) -%}
+            {%- set value = run_query('select max(' ~ stamp ~ ') from ' ~ relation).rows[0][0]
+                if relation is not none else none -%}
+            {%- do newest.update({attached: bitrix_omni.timestamp_literal(value)
+                if value is not none else none}) -%}
+        {%- endif -%}
+        {%- set mark = bitrix_omni.run_stamp() if attached in built else newest.get(attached) -%}
+        {%- if stamp is not none and mark is not none -%}
+            {%- do ids.append("'" ~ result.node.unique_id ~ "'") -%}
+            {%- do rows.append("(" ~ ids[-1] ~ ", " ~ mark ~ ")") -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if rows | length == 0 -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set marks = bitrix_omni.test_marks_relation() -%}
+    {{ return(
+        'delete from ' ~ marks ~ ' where test_id in (' ~ ids | join(', ') ~ '); '
+        ~ 'insert into ' ~ marks ~ ' (test_id, tested_through) values ' ~ rows | join(', ')
+    ) }}
+{% endmacro %}
