@@ -20,7 +20,9 @@
     The mark of a test (`bitrix_omni_test_marks` in the target schema) moves in the
     on-run-end hook, and only for a test that passed: to the start of the run when the run
     also built the test's model (the stamps it wrote are no later, and later runs stamp
-    later), else to the newest stamp in the model. A failing or warning test keeps its mark
+    later), else to the newest stamp in the model; always to the newest stamp for a model
+    whose stamp is the clock of its Python model, not the run's start (meta
+    `bitrix_omni_written_at_run_start: false`). A failing or warning test keeps its mark
     and fails again until its rows are fixed; a test without a mark (first run, a new or
     renamed test) reads everything, as does any test while `bitrix_omni_test_scope` is
     `all` (a nightly `dbt build --vars '{bitrix_omni_test_scope: all}'`, which also catches
@@ -147,7 +149,9 @@
     {%- for result in results if result.node.resource_type == 'test' and result.status == 'pass' -%}
         {%- set attached = result.node.attached_node -%}
         {%- set stamp = bitrix_omni.scoped_test_stamp(result.node) -%}
-        {%- if stamp is not none and attached not in built and attached not in newest -%}
+        {%- set run_start = attached in built
+            and graph.nodes[attached].config.meta.get('bitrix_omni_written_at_run_start', true) -%}
+        {%- if stamp is not none and not run_start and attached not in newest -%}
             {%- set node = graph.nodes[attached] -%}
             {%- set relation = adapter.get_relation(node.database, node.schema, node.alias) -%}
             {%- set value = run_query('select max(' ~ stamp ~ ') from ' ~ relation).rows[0][0]
@@ -155,7 +159,7 @@
             {%- do newest.update({attached: bitrix_omni.timestamp_literal(value)
                 if value is not none else none}) -%}
         {%- endif -%}
-        {%- set mark = bitrix_omni.run_stamp() if attached in built else newest.get(attached) -%}
+        {%- set mark = bitrix_omni.run_stamp() if run_start else newest.get(attached) -%}
         {%- if stamp is not none and mark is not none -%}
             {%- do ids.append("'" ~ result.node.unique_id ~ "'") -%}
             {%- do rows.append("(" ~ ids[-1] ~ ", " ~ mark ~ ")") -%}

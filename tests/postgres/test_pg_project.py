@@ -371,3 +371,7 @@ def test_second_build_writes_only_changes_on_postgres(pg_db, builds, tmp_path):
         "int_identity__record_changes"
         in (compiled / "bl_customer_identity_evidence.sql").read_text()
     )
+    # the first build's passing tests left marks, so the second reads only written rows
+    assert _pg_query(pg_db, f"select count(*) from {schema}.bitrix_omni_test_marks")[1][0][0] > 0
+    (unique_users,) = (tmp_path / "target/run").rglob("unique_stg_bitrix__users_user_id.sql")
+    assert "_staged_at > cast(" in unique_users.read_text()
