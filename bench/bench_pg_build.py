@@ -6,7 +6,7 @@ For each size it takes the generated export of ``bench_dbt_build.py`` (cached un
 pg_ctl, with the memory settings below) unless ``--dsn`` names one, loads the export into
 the raw schema ``bitrix`` as a MySQL replica would have it (text columns, upper-case
 names, CSV ``COPY``) and runs ``dbt build --target prod`` (the project's own profile) on a
-fresh database. Staging is views there, so every run reads the raw tables.
+fresh database. Staging is incremental there too (it still reads every raw table each run).
 
 Then the hourly run, as on DuckDB: a second database gets the export as it was one hour
 before the end of the data window and is built; its raw schema is then reloaded with the

@@ -26,7 +26,9 @@
     and fails again until its rows are fixed; a test without a mark (first run, a new or
     renamed test) reads everything, as does any test while `bitrix_omni_test_scope` is
     `all` (a nightly `dbt build --vars '{bitrix_omni_test_scope: all}'`, which also catches
-    rows changed by hand in the warehouse, which no stamp shows).
+    rows changed by hand in the warehouse, which no stamp shows). Runs on one warehouse must
+    not overlap (as for any incremental model): a run that started earlier and wrote later
+    would stamp its rows before a mark already set.
 -#}
 
 
@@ -57,22 +59,39 @@
     {%- set where = config.get('where') -%}
     {%- set condition = '(' ~ where ~ ') and ' if where else '' -%}
     {%- set kwargs = model.test_metadata.kwargs -%}
-    {#- `unique` skips NULLs; a combination may hold NULLs (`in` never matches them): its
-        rows are matched by a NULL-safe hash (a collision only adds rows to read) -#}
-    {%- if model.test_metadata.name == 'unique' -%}
-        {%- set key = kwargs['column_name'] -%}
-    {%- else -%}
-        {%- set key = bitrix_omni.bx_hash(kwargs['combination_of_columns']) -%}
-    {%- endif -%}
     {%- set scoped -%}
     {%- if model.test_metadata.name in bitrix_omni.scoped_row_tests() -%}
         (select * from {{ relation }} where {{ condition }}{{ written }}) dbt_subquery
-    {%- else -%}
+    {%- elif model.test_metadata.name == 'unique' -%}
+        {#- `unique` skips NULLs -#}
+        {%- set key = kwargs['column_name'] -%}
         (
             select * from {{ relation }}
             where
                 {{ condition }}{{ key }} in (
                     select {{ key }} from {{ relation }} where {{ condition }}{{ written }}
+                )
+        ) dbt_subquery
+    {%- else -%}
+        {#- a combination may hold NULLs, which `in` never matches: the keys with a NULL are
+            matched by a NULL-safe hash (a collision only adds rows to read), computed only
+            on rows with a NULL in the key (PostgreSQL hashes a row's text slowly) -#}
+        {%- set columns = kwargs['combination_of_columns'] -%}
+        {%- set key = '(' ~ columns | join(', ') ~ ')' -%}
+        {%- set with_null = '(' ~ columns | join(' is null or ') ~ ' is null)' -%}
+        {%- set null_safe = bitrix_omni.bx_hash(columns) -%}
+        (
+            select * from {{ relation }}
+            where
+                {{ condition }}(
+                    {{ key }} in (
+                        select {{ columns | join(', ') }} from {{ relation }}
+                        where {{ condition }}{{ written }}
+                    )
+                    or {{ with_null }} and {{ null_safe }} in (
+                        select {{ null_safe }} from {{ relation }}
+                        where {{ condition }}{{ written }} and {{ with_null }}
+                    )
                 )
         ) dbt_subquery
     {%- endif -%}
@@ -85,7 +104,13 @@
     reads everything: scope `all`, a test that needs every row, a model without a stamp, no
     mark yet. -#}
 {% macro written_since_mark(relation) %}
-    {%- if not execute or var('bitrix_omni_test_scope', 'written') == 'all' -%}
+    {%- set scope = var('bitrix_omni_test_scope', 'written') -%}
+    {%- if scope not in ('written', 'all') -%}
+        {{ exceptions.raise_compiler_error(
+            "bitrix_omni_test_scope must be 'written' or 'all', not '" ~ scope ~ "'"
+        ) }}
+    {%- endif -%}
+    {%- if not execute or scope == 'all' -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set stamp = bitrix_omni.scoped_test_stamp(model) -%}

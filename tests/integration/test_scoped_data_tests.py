@@ -85,3 +85,11 @@ def test_tests_read_the_rows_written_since_they_passed(tmp_path: Path) -> None:
     nightly = run_dbt(["test", "--select", "stg_bitrix__users", *ALL_ROWS], DEMO, tmp_path)
     assert UNIQUE_USERS in failed(nightly)
     assert "_staged_at > cast(" not in compiled_test(tmp_path, UNIQUE_USERS)
+
+    unknown = run_dbt(
+        ["test", "--select", "stg_bitrix__users", "--vars", "{bitrix_omni_test_scope: hourly}"],
+        DEMO,
+        tmp_path,
+    )
+    assert unknown.returncode != 0
+    assert "bitrix_omni_test_scope must be 'written' or 'all', not 'hourly'" in unknown.output
