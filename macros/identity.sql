@@ -10,7 +10,7 @@
     the map's last change. Changed and new current records come through the model itself.
 -#}
 {% macro delete_gone_identity_records() %}
-    {%- if not execute or not is_incremental() -%}
+    {%- if not bitrix_omni.incremental_hook_runs() -%}
         {{ return('') }}
     {%- endif -%}
     delete from {{ this }}

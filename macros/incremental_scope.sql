@@ -228,11 +228,19 @@ union all
 {% endmacro %}
 
 
+{#- Whether an incremental model's pre- or post-hook writes: not while dbt parses, not in a
+    full build, and not under `dbt build --empty` (the refs read no rows there, so a hook
+    that deletes what its inputs no longer have would delete every stored row). -#}
+{% macro incremental_hook_runs() %}
+    {{ return(execute and is_incremental() and not flags.EMPTY) }}
+{% endmacro %}
+
+
 {#- Pre-hook: delete the rows of keys that are no longer in `universe` (a model name),
     optionally only its rows with the given {column: text value}. No statement outside
     incremental runs. -#}
 {% macro delete_keys_without_inputs(key, universe, values={}) %}
-    {%- if not execute or not is_incremental() -%}
+    {%- if not bitrix_omni.incremental_hook_runs() -%}
         {{ return('') }}
     {%- endif -%}
     delete from {{ this }} as built

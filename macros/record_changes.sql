@@ -179,7 +179,7 @@ left join {{ this }} as previous
 
 {#- Pre-hook of the record log: empty it before a run that rebuilds it whole. -#}
 {% macro record_changes_pre_hook() %}
-    {%- if execute and is_incremental() and bitrix_omni.record_changes_state() is none -%}
+    {%- if bitrix_omni.incremental_hook_runs() and bitrix_omni.record_changes_state() is none -%}
         delete from {{ this }}
     {%- endif -%}
 {% endmacro %}
@@ -364,7 +364,7 @@ left join {{ this }} as previous
 {#- Pre-hook of a consumer: delete the rows it is about to rebuild (all of them when it is
     built whole in an incremental run); the arguments as in record_scope. -#}
 {% macro delete_changed_records(renormalized=none, remapped=false, linked=false) %}
-    {%- if not execute or not is_incremental() -%}
+    {%- if not bitrix_omni.incremental_hook_runs() -%}
         {{ return('') }}
     {%- endif -%}
     {%- set scope = bitrix_omni.record_scope(renormalized, remapped, linked) -%}

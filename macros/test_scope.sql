@@ -17,14 +17,19 @@
     * any other test (relationships: a deleted parent orphans old rows; aggregates;
       singular tests): everything, as always.
 
+    A stamp must be set on every row a run writes, to a time later than any earlier run's
+    start: the start of the writing run (`run_stamp()`: `_staged_at`, `_built_at`, the
+    first record-layer models' `_changed_at`; not the later ones' `_changed_at`, which may
+    repeat an upstream model's older stamp), or the
+    clock of a Python model that writes only changed rows (the registry's `resolved_at`,
+    declared with meta `bitrix_omni_written_at_run_start: false`).
+
     The mark of a test (`bitrix_omni_test_marks` in the target schema) moves in the
     on-run-end hook, and only for a test that passed: to the start of the run when the run
-    also built the test's model (the stamps it wrote are no later, and later runs stamp
-    later), else to the newest stamp in the model; always to the newest stamp for a model
-    whose stamp is the clock of its Python model, not the run's start (meta
-    `bitrix_omni_written_at_run_start: false`). A failing or warning test keeps its mark
-    and fails again until its rows are fixed; a test without a mark (first run, a new or
-    renamed test) reads everything, as does any test while `bitrix_omni_test_scope` is
+    also built the test's model, else (or for a Python model's clock) to the newest stamp in
+    the model. A failing or warning test keeps its mark and fails again until its rows are
+    fixed; a test without a mark (first run, a new or renamed test, a changed `where` or
+    stamp column) reads everything, as does any test while `bitrix_omni_test_scope` is
     `all` (a nightly `dbt build --vars '{bitrix_omni_test_scope: all}'`, which also catches
     rows changed by hand in the warehouse, which no stamp shows). Runs on one warehouse must
     not overlap (as for any incremental model): a run that started earlier and wrote later
@@ -119,7 +124,8 @@
         {{ return(none) }}
     {%- endif -%}
     {%- set mark = run_query(
-        "select max(tested_through) from " ~ marks ~ " where test_id = '" ~ model.unique_id ~ "'"
+        "select max(tested_through) from " ~ marks ~ " where test_id = '" ~ model.unique_id
+        ~ "' and test_definition = '" ~ bitrix_omni.test_definition(config.get('where'), stamp) ~ "'"
     ).rows[0][0] -%}
     {%- if mark is none -%}
         {{ return(none) }}
@@ -143,6 +149,13 @@
 {% endmacro %}
 
 
+{#- What a mark was set for: the test's `where` and the model's stamp column. A test whose
+    `where` or stamp changed (its unique_id does not) has no mark and reads everything. -#}
+{% macro test_definition(where, stamp) %}
+    {{- return(local_md5((where or '') ~ '|' ~ stamp)) -}}
+{% endmacro %}
+
+
 {#- on-run-start: the marks table, created when missing. -#}
 {% macro create_test_marks() %}
     {%- if not execute -%}
@@ -152,7 +165,7 @@
     {%- do adapter.create_schema(marks) -%}
     {{ return(
         'create table if not exists ' ~ marks ~ ' (test_id ' ~ dbt.type_string()
-        ~ ', tested_through ' ~ dbt.type_timestamp() ~ ')'
+        ~ ', test_definition ' ~ dbt.type_string() ~ ', tested_through ' ~ dbt.type_timestamp() ~ ')'
     ) }}
 {% endmacro %}
 
@@ -160,7 +173,8 @@
 {#- on-run-end: the marks of the tests on stamped models that passed in this run, as SQL
     (dbt runs the hooks outside a transaction). -#}
 {% macro record_test_marks(results) %}
-    {%- if not execute -%}
+    {#- `dbt build --empty` runs the tests on no rows: they pass without reading anything -#}
+    {%- if not execute or flags.EMPTY -%}
         {{ return('') }}
     {%- endif -%}
     {%- set built = [] -%}
@@ -187,7 +201,8 @@
         {%- set mark = bitrix_omni.run_stamp() if run_start else newest.get(attached) -%}
         {%- if stamp is not none and mark is not none -%}
             {%- do ids.append("'" ~ result.node.unique_id ~ "'") -%}
-            {%- do rows.append("(" ~ ids[-1] ~ ", " ~ mark ~ ")") -%}
+            {%- do rows.append("(" ~ ids[-1] ~ ", '"
+                ~ bitrix_omni.test_definition(result.node.config.where, stamp) ~ "', " ~ mark ~ ")") -%}
         {%- endif -%}
     {%- endfor -%}
     {%- if rows | length == 0 -%}
@@ -196,6 +211,7 @@
     {%- set marks = bitrix_omni.test_marks_relation() -%}
     {{ return(
         'delete from ' ~ marks ~ ' where test_id in (' ~ ids | join(', ') ~ '); '
-        ~ 'insert into ' ~ marks ~ ' (test_id, tested_through) values ' ~ rows | join(', ')
+        ~ 'insert into ' ~ marks ~ ' (test_id, test_definition, tested_through) values '
+        ~ rows | join(', ')
     ) }}
 {% endmacro %}

@@ -99,7 +99,8 @@
     {#- checked in every run, so that a key a tombstone cannot carry fails the first build -#}
     {%- set raw_key_columns = bitrix_omni.bitrix_raw_key_columns(raw_table) -%}
 
-    {%- if not (is_incremental() and bitrix_omni.bitrix_has_row_hash(this)) -%}
+    {#- `dbt build --empty` reads no raw rows: every staged key would look deleted -#}
+    {%- if flags.EMPTY or not (is_incremental() and bitrix_omni.bitrix_has_row_hash(this)) -%}
         {%- set body -%}
     (
         select
@@ -229,7 +230,7 @@
 -#}
 {% macro bitrix_log_tombstones() %}
     {%- set raw_table = config.meta_get('bitrix_raw_table') if execute else none -%}
-    {%- if not raw_table or not is_incremental() -%}
+    {%- if not raw_table or not bitrix_omni.incremental_hook_runs() -%}
         {{ return('') }}
     {%- endif -%}
     {%- set key_text = [] -%}
@@ -248,7 +249,8 @@
 
 
 {% macro bitrix_delete_tombstones() %}
-    {%- if not execute or not config.meta_get('bitrix_raw_table') or not is_incremental() -%}
+    {%- if not execute or not config.meta_get('bitrix_raw_table')
+        or not bitrix_omni.incremental_hook_runs() -%}
         {{ return('') }}
     {%- endif -%}
     delete from {{ this }}

@@ -4,12 +4,15 @@ of those keys; a failing test keeps failing; `bitrix_omni_test_scope: all` reads
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
-from dbt_runner import PROJECT_DIR, DbtRun, run_dbt
+from dbt_runner import PROJECT_DIR, RUN_STAMPS, DbtRun, run_dbt
+from export_edits import mutate
 
 pytestmark = pytest.mark.integration
 
@@ -93,3 +96,92 @@ def test_tests_read_the_rows_written_since_they_passed(tmp_path: Path) -> None:
     )
     assert unknown.returncode != 0
     assert "bitrix_omni_test_scope must be 'written' or 'all', not 'hourly'" in unknown.output
+
+
+def stamped_models(work_dir: Path) -> dict[str, str]:
+    """{schema.table: stamp column} of the models that declare the stamp of written rows."""
+    manifest = json.loads((work_dir / "target" / "manifest.json").read_text())
+    return {
+        f"{node['schema']}.{node['alias']}": node["config"]["meta"]["bitrix_omni_written_at"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["config"]["meta"].get("bitrix_omni_written_at")
+    }
+
+
+def rows_by_content(run: DbtRun, table: str, stamp: str) -> dict[tuple, object]:
+    """Each row's content (without the run stamps) with its stamp of written rows."""
+    stamps = [*RUN_STAMPS, stamp]
+    columns = [
+        name
+        for (name,) in run.query(
+            "select column_name from information_schema.columns"
+            " where table_schema = ? and table_name = ? order by ordinal_position",
+            table.split("."),
+        )
+        if name not in stamps
+    ]
+    return {
+        tuple(row[:-1]): row[-1]
+        for row in run.query(f"select {', '.join(columns)}, {stamp} from {table}")
+    }
+
+
+def test_every_row_a_run_changes_is_stamped_after_the_marks(tmp_path: Path) -> None:
+    """A run that changes only CRM e-mails and phones (records without new links): every
+    row any stamped model writes with new content carries a stamp after its tests' marks,
+    so the scoped tests read it."""
+    export = tmp_path / "export"
+    shutil.copytree(DEMO, export)
+    work = tmp_path / "warehouse"
+    first = run_dbt(["build"], export, work)
+    assert first.returncode == 0, first.output[-6000:]
+    models = stamped_models(work)
+    before = {table: rows_by_content(first, table, stamp) for table, stamp in models.items()}
+    marks = dict(first.query("select test_id, tested_through from main.bitrix_omni_test_marks"))
+
+    # CRM records without links: the run writes no link, so models whose `_changed_at`
+    # follows their inputs' newest stamp would stamp these rows before the marks
+    unlinked = {
+        key
+        for (key,) in first.query(
+            "select record_key from main_intermediate.int_identity__records as records"
+            " where record_key like 'b_crm_%' and not exists (select 1"
+            " from main_intermediate.int_identity__links as links"
+            " where records.record_key in (links.record_key, links.other_record_key))"
+        )
+    }
+
+    def crm_values(header: list[str], body: list[list[str]]) -> None:
+        entity, element = header.index("ENTITY_ID"), header.index("ELEMENT_ID")
+        rows = [row for row in body if f"b_crm_{row[entity].lower()}:{row[element]}" in unlinked]
+        assert len(rows) >= 4
+        for row in rows[:3]:
+            row[header.index("VALUE")] = "changed." + row[header.index("VALUE")]
+        body.remove(rows[3])
+
+    mutate(export, "b_crm_field_multi", crm_values)
+    second = run_dbt(["build"], export, work)
+    assert second.returncode == 0, second.output[-6000:]
+    manifest = json.loads((work / "target" / "manifest.json").read_text())
+    changed = {}
+    for table, stamp in models.items():
+        node = next(
+            node
+            for node in manifest["nodes"].values()
+            if node["resource_type"] == "model" and f"{node['schema']}.{node['alias']}" == table
+        )
+        tested_through = max(
+            (
+                mark
+                for test_id, mark in marks.items()
+                if test_id in manifest["child_map"][node["unique_id"]]
+            ),
+            default=None,
+        )
+        after = rows_by_content(second, table, stamp)
+        new_rows = [content for content in after if content not in before[table]]
+        changed[table] = len(new_rows)
+        late = [c for c in new_rows if tested_through is not None and not after[c] > tested_through]
+        assert late == [], (table, stamp, tested_through, late[:3])
+    assert changed["main.bl_customer_identity_evidence"] > 0
+    assert changed["main_intermediate.int_identity__record_fingerprints"] > 0

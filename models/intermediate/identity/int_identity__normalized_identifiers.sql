@@ -51,7 +51,8 @@ normalized as (
         identifiers._source_row_hash,
         {{ bitrix_omni.record_position(['int_identity__identifiers']) }} as _changed_at,
         {{ bitrix_omni.normalized_through('int_identity__normalized_values') }}
-            as _normalized_through
+            as _normalized_through,
+        {{ bitrix_omni.run_stamp() }} as _built_at
     from identifiers
     left join normalized_values
         on

@@ -91,7 +91,8 @@ select
         'int_identity__records', 'int_identity__normalized_identifiers', 'int_identity__links',
     ]) }} as _changed_at,
     {{ bitrix_omni.normalized_through('int_identity__normalized_identifiers') }}
-        as _normalized_through
+        as _normalized_through,
+    {{ bitrix_omni.run_stamp() }} as _built_at
 from records
 inner join fingerprints
     on records.record_key = fingerprints.record_key

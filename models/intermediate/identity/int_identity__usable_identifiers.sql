@@ -75,5 +75,6 @@ select
     *,
     {{ bitrix_omni.record_position(['int_identity__normalized_identifiers']) }} as _changed_at,
     {{ bitrix_omni.normalized_through('int_identity__normalized_identifiers') }}
-        as _normalized_through
+        as _normalized_through,
+    {{ bitrix_omni.run_stamp() }} as _built_at
 from usable

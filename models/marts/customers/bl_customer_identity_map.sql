@@ -16,7 +16,7 @@
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key='record_key',
-    on_schema_change='fail',
+    on_schema_change='append_new_columns',
     pre_hook="{{ bitrix_omni.delete_gone_identity_records() }}",
 ) }}
 -- depends_on: {{ ref('int_identity__customer_registry') }}
@@ -46,7 +46,8 @@ final as (
         ---------- timestamps
         first_seen_at,
         last_seen_at,
-        resolved_at
+        resolved_at,
+        {{ bitrix_omni.run_stamp() }} as _built_at
     from current_map
 )
 
