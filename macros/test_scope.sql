@@ -80,23 +80,24 @@
     {%- else -%}
         {#- a combination may hold NULLs, which `in` never matches: the keys with a NULL are
             matched by a NULL-safe hash (a collision only adds rows to read), computed only
-            on rows with a NULL in the key (PostgreSQL hashes a row's text slowly) -#}
+            on rows with a NULL in the key (PostgreSQL hashes a row's text slowly). Two
+            disjoint selects: DuckDB runs `in (...) or ...` as a nested loop. -#}
         {%- set columns = kwargs['combination_of_columns'] -%}
-        {%- set key = '(' ~ columns | join(', ') ~ ')' -%}
         {%- set with_null = '(' ~ columns | join(' is null or ') ~ ' is null)' -%}
         {%- set null_safe = bitrix_omni.bx_hash(columns) -%}
         (
             select * from {{ relation }}
             where
-                {{ condition }}(
-                    {{ key }} in (
-                        select {{ columns | join(', ') }} from {{ relation }}
-                        where {{ condition }}{{ written }}
-                    )
-                    or {{ with_null }} and {{ null_safe }} in (
-                        select {{ null_safe }} from {{ relation }}
-                        where {{ condition }}{{ written }} and {{ with_null }}
-                    )
+                {{ condition }}({{ columns | join(', ') }}) in (
+                    select {{ columns | join(', ') }} from {{ relation }}
+                    where {{ condition }}{{ written }}
+                )
+            union all
+            select * from {{ relation }}
+            where
+                {{ condition }}{{ with_null }} and {{ null_safe }} in (
+                    select {{ null_safe }} from {{ relation }}
+                    where {{ condition }}{{ written }} and {{ with_null }}
                 )
         ) dbt_subquery
     {%- endif -%}
