@@ -20,9 +20,9 @@
     A stamp must be set on every row a run writes, to a time later than any earlier run's
     start: the start of the writing run (`run_stamp()`: `_staged_at`, `_built_at`, the
     first record-layer models' `_changed_at`; not the later ones' `_changed_at`, which may
-    repeat an upstream model's older stamp), or the
-    clock of a Python model that writes only changed rows (the registry's `resolved_at`,
-    declared with meta `bitrix_omni_written_at_run_start: false`).
+    repeat an upstream model's older stamp), or the clock of a Python model that writes only
+    changed rows (the registry's `resolved_at`, declared with meta
+    `bitrix_omni_written_at_run_start: false`).
 
     The mark of a test (`bitrix_omni_test_marks` in the target schema) moves in the
     on-run-end hook, and only for a test that passed: to the start of the run when the run
