@@ -89,6 +89,14 @@ def test_tests_read_the_rows_written_since_they_passed(tmp_path: Path) -> None:
     assert UNIQUE_USERS in failed(nightly)
     assert "_staged_at > cast(" not in compiled_test(tmp_path, UNIQUE_USERS)
 
+    # `--empty` tests read no rows: no mark moves, and the incremental hooks delete nothing
+    marks_before = build.query("select * from main.bitrix_omni_test_marks order by all")
+    users_before = build.query(f"select count(*) from {USERS}")
+    empty = run_dbt(["build", "--empty", "--select", "stg_bitrix__users"], DEMO, tmp_path)
+    assert empty.returncode == 0, empty.output[-4000:]
+    assert build.query("select * from main.bitrix_omni_test_marks order by all") == marks_before
+    assert build.query(f"select count(*) from {USERS}") == users_before
+
     unknown = run_dbt(
         ["test", "--select", "stg_bitrix__users", "--vars", "{bitrix_omni_test_scope: hourly}"],
         DEMO,
