@@ -236,13 +236,13 @@ left join {{ this }} as previous
 
 {#- The keys of a `record_scope` query as what a condition `column in <...>` needs: a
     literal list when the scope is small (a filter on the scan itself, where DuckDB skips
-    what does not match; a join with the scope would read every row first), else a
-    subquery of the model's `scope` CTE; none when the model is built whole. -#}
-{% macro scope_keys(scope) %}
+    what does not match; a join with the scope would read every row first), else
+    `subquery` (by default one of the model's `scope` CTE); none when the model is built
+    whole. -#}
+{% macro scope_keys(scope, subquery='(select scope.record_key from scope)') %}
     {%- if scope is none -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set subquery = '(select scope.record_key from scope)' -%}
     {%- if not execute -%}
         {{ return(subquery) }}
     {%- endif -%}
@@ -371,16 +371,9 @@ left join {{ this }} as previous
     {%- if scope is none -%}
         delete from {{ this }}
     {%- else -%}
-        {%- set keys = bitrix_omni.scope_keys(scope) -%}
-        {%- if keys.startswith('(select') -%}
+        {#- a hook has no `scope` CTE: the scope's query itself when it is large -#}
         delete from {{ this }}
-        where record_key in (
-            {{ scope }}
-        )
-        {%- else -%}
-        delete from {{ this }}
-        where record_key in {{ keys }}
-        {%- endif -%}
+        where record_key in {{ bitrix_omni.scope_keys(scope, '(' ~ scope ~ ')') }}
     {%- endif -%}
 {% endmacro %}
 
