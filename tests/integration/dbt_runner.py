@@ -33,18 +33,20 @@ class DbtRun:
     def scalar(self, sql: str):
         return self.query(sql)[0][0]
 
+    def columns(self, table: str) -> list[str]:
+        """The column names of `schema.table`, in order."""
+        return [
+            name
+            for (name,) in self.query(
+                "select column_name from information_schema.columns"
+                " where table_schema = ? and table_name = ? order by ordinal_position",
+                table.split("."),
+            )
+        ]
+
     def rows_without(self, table: str, columns: tuple[str, ...] = RUN_STAMPS) -> list[tuple]:
         """All rows of `schema.table`, ordered, without those of `columns` it has."""
-        schema, name = table.split(".")
-        present = [
-            column
-            for (column,) in self.query(
-                "select column_name from information_schema.columns"
-                " where table_schema = ? and table_name = ?",
-                [schema, name],
-            )
-            if column in columns
-        ]
+        present = [column for column in self.columns(table) if column in columns]
         exclude = f" exclude ({', '.join(present)})" if present else ""
         return self.query(f"select *{exclude} from {table} order by all")
 

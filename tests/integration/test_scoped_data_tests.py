@@ -106,12 +106,16 @@ def test_tests_read_the_rows_written_since_they_passed(tmp_path: Path) -> None:
     assert "bitrix_omni_test_scope must be 'written' or 'all', not 'hourly'" in unknown.output
 
 
-def stamped_models(work_dir: Path) -> dict[str, str]:
-    """{schema.table: stamp column} of the models that declare the stamp of written rows."""
+def stamped_models(work_dir: Path) -> dict[str, tuple[str, set[str]]]:
+    """{schema.table: (stamp column, ids of its tests)} of the models that declare the stamp
+    of written rows."""
     manifest = json.loads((work_dir / "target" / "manifest.json").read_text())
     return {
-        f"{node['schema']}.{node['alias']}": node["config"]["meta"]["bitrix_omni_written_at"]
-        for node in manifest["nodes"].values()
+        f"{node['schema']}.{node['alias']}": (
+            node["config"]["meta"]["bitrix_omni_written_at"],
+            set(manifest["child_map"][unique_id]),
+        )
+        for unique_id, node in manifest["nodes"].items()
         if node["resource_type"] == "model" and node["config"]["meta"].get("bitrix_omni_written_at")
     }
 
@@ -119,15 +123,7 @@ def stamped_models(work_dir: Path) -> dict[str, str]:
 def rows_by_content(run: DbtRun, table: str, stamp: str) -> dict[tuple, object]:
     """Each row's content (without the run stamps) with its stamp of written rows."""
     stamps = [*RUN_STAMPS, stamp]
-    columns = [
-        name
-        for (name,) in run.query(
-            "select column_name from information_schema.columns"
-            " where table_schema = ? and table_name = ? order by ordinal_position",
-            table.split("."),
-        )
-        if name not in stamps
-    ]
+    columns = [name for name in run.columns(table) if name not in stamps]
     return {
         tuple(row[:-1]): row[-1]
         for row in run.query(f"select {', '.join(columns)}, {stamp} from {table}")
@@ -144,7 +140,7 @@ def test_every_row_a_run_changes_is_stamped_after_the_marks(tmp_path: Path) -> N
     first = run_dbt(["build"], export, work)
     assert first.returncode == 0, first.output[-6000:]
     models = stamped_models(work)
-    before = {table: rows_by_content(first, table, stamp) for table, stamp in models.items()}
+    before = {table: rows_by_content(first, table, stamp) for table, (stamp, _) in models.items()}
     marks = dict(first.query("select test_id, tested_through from main.bitrix_omni_test_marks"))
 
     # CRM records without links: the run writes no link, so models whose `_changed_at`
@@ -170,21 +166,10 @@ def test_every_row_a_run_changes_is_stamped_after_the_marks(tmp_path: Path) -> N
     mutate(export, "b_crm_field_multi", crm_values)
     second = run_dbt(["build"], export, work)
     assert second.returncode == 0, second.output[-6000:]
-    manifest = json.loads((work / "target" / "manifest.json").read_text())
     changed = {}
-    for table, stamp in models.items():
-        node = next(
-            node
-            for node in manifest["nodes"].values()
-            if node["resource_type"] == "model" and f"{node['schema']}.{node['alias']}" == table
-        )
+    for table, (stamp, tests) in models.items():
         tested_through = max(
-            (
-                mark
-                for test_id, mark in marks.items()
-                if test_id in manifest["child_map"][node["unique_id"]]
-            ),
-            default=None,
+            (mark for test_id, mark in marks.items() if test_id in tests), default=None
         )
         after = rows_by_content(second, table, stamp)
         new_rows = [content for content in after if content not in before[table]]
