@@ -84,15 +84,24 @@
     plus `_source_row_hash`. In an incremental run only the rows of changed keys and one
     tombstone per key gone from the export (see above); rows without a key are skipped there
     (staging drops them anyway).
+
+    With a load-time column (var `bitrix_omni_loaded_at_column`, a column the replication
+    sets on every row it inserts or updates) and a mark of the last run
+    (`bitrix_omni_source_marks`), the changed keys are looked for only among the rows loaded
+    since the mark, less `bitrix_omni_loaded_at_lookback_minutes`: the rest of the table is
+    read for its keys (deleted keys) and for the rows of the changed keys, but not hashed
+    and compared. A row changed without a new load time is then not seen; a run with the
+    var empty compares every row again.
 -#}
 {% macro bitrix_staging_source(raw_table) %}
     {#- while dbt parses the model too: the post-hook appends the tombstones there -#}
     {%- set deleted_keys = ref('stg_bitrix__deleted_keys') -%}
     {%- set extra_columns = raw_table.get('extra_columns', []) -%}
-    {%- set relation = bitrix_omni.bitrix_source(raw_table['name'], extra_columns) -%}
     {%- if not execute -%}
-        {{ return(relation) }}
+        {{ return(bitrix_omni.bitrix_source(raw_table['name'], extra_columns)) }}
     {%- endif -%}
+    {%- set physical = bitrix_omni.bitrix_source_physical(raw_table['name']) -%}
+    {%- set relation = bitrix_omni.bitrix_source(raw_table['name'], extra_columns, physical=physical) -%}
     {%- set columns = bitrix_omni.bitrix_source_columns(raw_table['name'], extra_columns)
         | map('lower') | list -%}
     {%- set row_hash = bitrix_omni.bx_row_hash(columns) -%}
@@ -117,9 +126,37 @@
     {%- for raw_column in raw_key_columns.values() -%}
         {%- do key_index.update({raw_column: loop.index}) -%}
     {%- endfor -%}
+    {%- set since = bitrix_omni.bitrix_loaded_since(physical) -%}
+    {#- where the candidates, the current keys and the rows of the changed keys come from:
+        one hashed read of everything, or the rows loaded since the mark -#}
+    {%- set candidates = 'recent' if since else 'hashed' -%}
+    {%- set current_keys = 'raw_keys' if since else 'hashed' -%}
     {%- set body -%}
     (
         with
+
+        {%- if since %}
+
+        -- rows the replication loaded since the last run (less the lookback)
+        recent as (
+            select
+                {%- for expression in key_sql.values() %}
+                {{ expression }} as _source_key_{{ loop.index }},
+                {%- endfor %}
+                {{ row_hash }} as _source_row_hash
+            from {{ bitrix_omni.bitrix_source(
+                raw_table['name'], extra_columns, loaded_since=since, physical=physical) }}
+        ),
+
+        raw_keys as (
+            select
+                {%- for expression in key_sql.values() %}
+                {{ expression }} as _source_key_{{ loop.index }}{{ "," if not loop.last }}
+                {%- endfor %}
+            from {{ relation }}
+        ),
+
+        {%- else %}
 
         hashed as (
             select
@@ -130,6 +167,7 @@
                 {{ row_hash }} as _source_row_hash
             from {{ relation }}
         ),
+        {%- endif %}
 
         -- keys with a raw row that is not the staged row of that key
         changed_keys as (
@@ -137,7 +175,7 @@
                 {%- for _ in key_sql %}
                 _source_key_{{ loop.index }}{{ "," if not loop.last }}
                 {%- endfor %}
-            from hashed
+            from {{ candidates }}
             where
                 {%- for _ in key_sql %}
                 _source_key_{{ loop.index }} is not null and
@@ -147,9 +185,9 @@
                     from {{ this }} as staged
                     where
                         {%- for column_name in key_sql %}
-                        staged.{{ adapter.quote(column_name) }} = hashed._source_key_{{ loop.index }} and
+                        staged.{{ adapter.quote(column_name) }} = {{ candidates }}._source_key_{{ loop.index }} and
                         {%- endfor %}
-                        staged._source_row_hash = hashed._source_row_hash
+                        staged._source_row_hash = {{ candidates }}._source_row_hash
                 )
         ),
 
@@ -163,14 +201,32 @@
             from {{ this }} as staged
             where not exists (
                 select 1
-                from hashed
+                from {{ current_keys }}
                 where
                     {%- for column_name in key_sql %}
-                    hashed._source_key_{{ loop.index }} = staged.{{ adapter.quote(column_name) }}
+                    {{ current_keys }}._source_key_{{ loop.index }} = staged.{{ adapter.quote(column_name) }}
                     {{- " and" if not loop.last }}
                     {%- endfor %}
             )
         )
+        {%- if since -%},
+
+        -- the raw rows of the changed keys
+        hashed as (
+            select
+                {{ bitrix_omni.bitrix_quoted_csv(columns) }},
+                {%- for expression in key_sql.values() %}
+                {{ expression }} as _source_key_{{ loop.index }},
+                {%- endfor %}
+                {{ row_hash }} as _source_row_hash
+            from {{ relation }}
+            where
+                {%- for expression in key_sql.values() %}
+                {{ expression }} in (select changed_keys._source_key_{{ loop.index }} from changed_keys)
+                {{- " and" if not loop.last }}
+                {%- endfor %}
+        )
+        {%- endif %}
 
         select
             {{ bitrix_omni.bitrix_quoted_csv(columns, 'hashed.') }},
@@ -202,6 +258,89 @@
     ) as changed_{{ raw_table['name'] }}
     {%- endset -%}
     {{ return(body) }}
+{% endmacro %}
+
+
+{#- The marks of the staging models that read a load-time column: the newest load time
+    of the raw table when the model last ran (macros/staging/bitrix_incremental.sql). -#}
+{% macro source_marks_relation() %}
+    {{- return(api.Relation.create(
+        database=target.database, schema=target.schema, identifier='bitrix_omni_source_marks'
+    )) -}}
+{% endmacro %}
+
+{% macro create_source_marks() %}
+    {%- if not execute -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set marks = bitrix_omni.source_marks_relation() -%}
+    {%- do adapter.create_schema(marks) -%}
+    {{ return(
+        'create table if not exists ' ~ marks ~ ' (model_name ' ~ dbt.type_string()
+        ~ ', raw_table ' ~ dbt.type_string() ~ ', loaded_through ' ~ dbt.type_timestamp() ~ ')'
+    ) }}
+{% endmacro %}
+
+
+{#- Where this run's look for changed rows starts ('YYYY-MM-DD HH:MM:SS'): this model's
+    mark less `bitrix_omni_loaded_at_lookback_minutes` (rows the replication commits late,
+    or stamps before it commits them, must fall inside it); none (compare every row) when
+    the raw table has no load-time column or the model no mark yet. -#}
+{% macro bitrix_loaded_since(physical) %}
+    {%- set marks = bitrix_omni.source_marks_relation() -%}
+    {%- if bitrix_omni.bitrix_loaded_at_column(physical) is none
+        or adapter.get_relation(database=marks.database, schema=marks.schema,
+            identifier=marks.identifier) is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set lookback = bitrix_omni.bitrix_loaded_at_lookback() -%}
+    {%- set found = run_query(
+        'select max(loaded_through) from ' ~ marks ~ ' where model_name = '
+        ~ bitrix_omni.sql_literal(this.identifier)
+    ).columns[0].values()[0] -%}
+    {%- if found is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return((found - modules.datetime.timedelta(minutes=lookback)).strftime('%Y-%m-%d %H:%M:%S')) }}
+{% endmacro %}
+
+
+{% macro bitrix_loaded_at_lookback() %}
+    {%- set lookback = var('bitrix_omni_loaded_at_lookback_minutes', 1440) -%}
+    {%- if lookback is not number or lookback < 0 -%}
+        {{ exceptions.raise_compiler_error(
+            "bitrix_omni_loaded_at_lookback_minutes must be a number of minutes >= 0, not "
+            ~ lookback
+        ) }}
+    {%- endif -%}
+    {{ return(lookback) }}
+{% endmacro %}
+
+
+{#- Post-hook of the staging models: the mark of a model whose raw table has the load-time
+    column, the newest load time in it now (rows loaded while the model ran, with an older
+    load time, are read again by the next run: the lookback covers them); no mark
+    otherwise, so a run after the column or the var appears compares every row. -#}
+{% macro bitrix_record_loaded_through() %}
+    {%- set raw_table = config.meta_get('bitrix_raw_table') if execute else none -%}
+    {%- if not raw_table or flags.EMPTY or config.get('materialized') != 'incremental' -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set physical = bitrix_omni.bitrix_source_physical(raw_table['name']) -%}
+    {%- set loaded_at = bitrix_omni.bitrix_loaded_at_column(physical) -%}
+    {%- set marks = bitrix_omni.source_marks_relation() -%}
+    {%- if loaded_at -%}
+        {%- do bitrix_omni.bitrix_loaded_at_lookback() -%}
+    {%- endif %}
+    delete from {{ marks }} where model_name = {{ bitrix_omni.sql_literal(this.identifier) }}
+    {%- if loaded_at %};
+    insert into {{ marks }} (model_name, raw_table, loaded_through)
+    select
+        {{ bitrix_omni.sql_literal(this.identifier) }},
+        {{ bitrix_omni.sql_literal(raw_table['name']) }},
+        max({{ bitrix_omni.bitrix_loaded_at_timestamp(loaded_at) }})
+    from {{ physical['from'] }}
+    {%- endif %}
 {% endmacro %}
 
 

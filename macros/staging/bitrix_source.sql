@@ -11,13 +11,70 @@
     - an older Bitrix may lack newer columns: those read as NULL.
     `source()` is still called so the DAG, docs and lineage stay correct.
 -#}
-{% macro bitrix_source(table_name, extra_columns=[]) %}
+{% macro bitrix_source(table_name, extra_columns=[], loaded_since=none, physical=none) %}
     {%- set relation = source('bitrix', table_name) -%}
     {%- if not execute -%}
         {{ return(relation) }}
     {%- endif -%}
     {%- set columns = bitrix_omni.bitrix_source_columns(table_name, extra_columns) -%}
-    {{ return(adapter.dispatch('bitrix_source_relation', 'bitrix_omni')(relation, table_name, columns)) }}
+    {%- set physical = physical or bitrix_omni.bitrix_source_physical(table_name) -%}
+    {%- if physical['from'] is none -%}
+        {{ return(bitrix_omni.bitrix_empty_relation(table_name, columns, physical['where_looked'])) }}
+    {%- endif -%}
+    {#- `loaded_since`: only the rows the replication loaded at or after that time (text
+        'YYYY-MM-DD HH:MM:SS', compared with the table's own load-time column, see
+        bitrix_loaded_at_column) -#}
+    {%- set loaded_at = bitrix_omni.bitrix_loaded_at_column(physical) if loaded_since else none -%}
+    {%- set body -%}
+    (
+        select
+        {{- bitrix_omni.bitrix_select_columns(columns, physical['names']) }}
+        from {{ physical['from'] }}
+        {%- if loaded_at %}
+        where {{ adapter.quote(loaded_at['name']) }} >= {{ bitrix_omni.sql_literal(loaded_since) }}
+        {%- endif %}
+    ) as raw_{{ table_name }}
+    {%- endset -%}
+    {{ return(body) }}
+{% endmacro %}
+
+
+{#-
+    The raw table as stored: {'from': what to select from (NULL when the site lacks the
+    table), 'names': its column names as stored, 'types': {upper-case name: data type},
+    'where_looked': for the warning}.
+-#}
+{% macro bitrix_source_physical(table_name) %}
+    {{ return(adapter.dispatch('bitrix_source_physical', 'bitrix_omni')(source('bitrix', table_name), table_name)) }}
+{% endmacro %}
+
+
+{#-
+    The raw table's load-time column: the column named by the var
+    `bitrix_omni_loaded_at_column` (matched case-insensitively) that the replication sets on
+    every row it inserts or updates (`_fivetran_synced`, `_airbyte_extracted_at`,
+    `_sdc_batched_at`, ...), as {'name': stored name, 'type': data type}; none when the var
+    is empty or the table lacks the column. `physical` is bitrix_source_physical's result.
+-#}
+{% macro bitrix_loaded_at_column(physical) %}
+    {%- set wanted = var('bitrix_omni_loaded_at_column', '') | trim | upper -%}
+    {%- if wanted and physical['from'] is not none -%}
+        {%- for name in physical['names'] if name | upper == wanted -%}
+            {{ return({'name': name, 'type': physical['types'][wanted]}) }}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ return(none) }}
+{% endmacro %}
+
+
+{#- The load time as a timestamp: text columns (a CSV file's) by the safe cast, typed ones
+    by a plain cast (timestamptz: in the session's time zone, the same in every run). -#}
+{% macro bitrix_loaded_at_timestamp(loaded_at) %}
+    {%- set column = adapter.quote(loaded_at['name']) -%}
+    {%- if 'char' in loaded_at['type'] or 'text' in loaded_at['type'] or loaded_at['type'] == 'string' -%}
+        {{- return(bitrix_omni.safe_cast_timestamp('trim(' ~ column ~ ')')) -}}
+    {%- endif -%}
+    {{- return('cast(' ~ column ~ ' as ' ~ dbt.type_timestamp() ~ ')') -}}
 {% endmacro %}
 
 
@@ -91,27 +148,23 @@
 
 
 {#- PostgreSQL and other databases: the replicated schema named by the source. -#}
-{% macro default__bitrix_source_relation(relation, table_name, columns) %}
+{% macro default__bitrix_source_physical(relation, table_name) %}
     {%- set found = adapter.get_relation(
         database=relation.database, schema=relation.schema, identifier=table_name
     ) -%}
-    {%- if found is none -%}
-        {{ return(bitrix_omni.bitrix_empty_relation(table_name, columns, "schema " ~ relation.schema)) }}
+    {%- set physical = {'from': found, 'names': [], 'types': {}, 'where_looked': 'schema ' ~ relation.schema} -%}
+    {%- if found is not none -%}
+        {%- for column in adapter.get_columns_in_relation(found) -%}
+            {%- do physical['names'].append(column.name) -%}
+            {%- do physical['types'].update({column.name | upper: column.dtype | lower}) -%}
+        {%- endfor -%}
     {%- endif -%}
-    {%- set physical_names = adapter.get_columns_in_relation(found) | map(attribute='name') | list -%}
-    {%- set body -%}
-    (
-        select
-        {{- bitrix_omni.bitrix_select_columns(columns, physical_names) }}
-        from {{ found }}
-    ) as raw_{{ table_name }}
-    {%- endset -%}
-    {{ return(body) }}
+    {{ return(physical) }}
 {% endmacro %}
 
 
 {#- DuckDB: one file per table in the data directory, Parquet preferred over CSV. -#}
-{% macro duckdb__bitrix_source_relation(relation, table_name, columns) %}
+{% macro duckdb__bitrix_source_physical(relation, table_name) %}
     {%- set data_dir = bitrix_omni.bitrix_data_dir() -%}
     {#- a namespace: a plain `set` inside a for loop does not leave the loop -#}
     {%- set found = namespace(reader=none) -%}
@@ -127,21 +180,16 @@
             {%- endif -%}
         {%- endif -%}
     {%- endfor -%}
-    {%- set reader = found.reader -%}
-    {%- if reader is none -%}
-        {{ return(bitrix_omni.bitrix_empty_relation(table_name, columns, data_dir)) }}
+    {%- set physical = {'from': found.reader, 'names': [], 'types': {}, 'where_looked': data_dir} -%}
+    {%- if found.reader is not none -%}
+        {%- set described = run_query("select column_name, column_type from (describe select * from "
+            ~ found.reader ~ ")") -%}
+        {%- for row in described.rows -%}
+            {%- do physical['names'].append(row[0]) -%}
+            {%- do physical['types'].update({row[0] | upper: row[1] | lower}) -%}
+        {%- endfor -%}
     {%- endif -%}
-    {%- set physical_names = run_query(
-        "select column_name from (describe select * from " ~ reader ~ ")"
-    ).columns[0].values() | list -%}
-    {%- set body -%}
-    (
-        select
-        {{- bitrix_omni.bitrix_select_columns(columns, physical_names) }}
-        from {{ reader }}
-    ) as raw_{{ table_name }}
-    {%- endset -%}
-    {{ return(body) }}
+    {{ return(physical) }}
 {% endmacro %}
 
 

@@ -1,0 +1,211 @@
+"""Incremental staging with a load-time column (var `bitrix_omni_loaded_at_column`): a run
+compares only the raw rows loaded since the model's mark (less the lookback), still finds
+deleted keys and reads every raw row of a changed key; a table without the column is
+compared whole; a run with the var empty compares everything again (the nightly run)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from dbt_runner import DbtRun, run_dbt
+from export_edits import mutate, read_table, write_table
+
+from bitrix_omni.generate import generate
+
+pytestmark = pytest.mark.integration
+
+LOADED_AT = "_LOADED_AT"
+FIRST_LOAD = "2023-01-01 00:00:00"
+OLD_LOAD = "2024-01-01 00:00:00"
+NEW_LOAD = "2024-06-01 00:00:00"
+VARS = "{bitrix_omni_loaded_at_column: _loaded_at}"
+STAGING = ["run", "--select", "path:models/staging"]
+
+
+def with_load_time(data_dir: Path, table: str) -> None:
+    """The replica's load-time column: every row loaded long ago, the last one at OLD_LOAD
+    (the newest load time: the first run's mark)."""
+    header, body = read_table(data_dir, table)
+    loads = [FIRST_LOAD] * (len(body) - 1) + [OLD_LOAD]
+    write_table(
+        data_dir, table, [*header, LOADED_AT], [[*row, load] for row, load in zip(body, loads)]
+    )
+
+
+def edit_order(row_number: int, status: str, reload: bool):
+    """Another status for one order; `reload`: the replication stamps the row anew."""
+
+    def change(header: list[str], body: list[list[str]]) -> str:
+        row = body[row_number]
+        row[header.index("STATUS_ID")] = status
+        if reload:
+            row[header.index(LOADED_AT)] = NEW_LOAD
+        return row[0]
+
+    return change
+
+
+def newer_duplicate(header: list[str], body: list[list[str]]) -> str:
+    """A newly loaded replica duplicate of an order (newer DATE_UPDATE): it must win, and
+    the key's old row (old load time) must be read with it."""
+    duplicate = list(body[5])
+    duplicate[header.index("DATE_UPDATE")] = "2099-01-01 00:00:00"
+    duplicate[header.index("STATUS_ID")] = "D"
+    duplicate[header.index(LOADED_AT)] = NEW_LOAD
+    body.append(duplicate)
+    return duplicate[0]
+
+
+def new_order(header: list[str], body: list[list[str]]) -> str:
+    row = list(body[6])
+    row[0] = str(max(int(r[0]) for r in body) + 1)
+    row[header.index(LOADED_AT)] = NEW_LOAD
+    body.append(row)
+    return row[0]
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory) -> dict:
+    base = tmp_path_factory.mktemp("loaded_at_exports")
+    early = base / "early"
+    generate(early, 300, seed=12)
+    with_load_time(early, "b_sale_order")
+    final = base / "final"
+    shutil.copytree(early, final)
+    changes = {
+        "reloaded": mutate(final, "b_sale_order", edit_order(0, "R", reload=True)),
+        "silent": mutate(final, "b_sale_order", edit_order(1, "S", reload=False)),
+        "duplicated": mutate(final, "b_sale_order", newer_duplicate),
+        "new": mutate(final, "b_sale_order", new_order),
+        # b_user has no load-time column: compared whole, so a silent edit is staged
+        "user": mutate(final, "b_user", edit_first_user_name),
+    }
+    # deleted last: the rows above are addressed by position
+    changes["deleted"] = mutate(final, "b_sale_order", delete_third)
+    return {"early": early, "final": final, "changes": changes}
+
+
+def edit_first_user_name(header: list[str], body: list[list[str]]) -> str:
+    body[0][header.index("NAME")] = "Edited"
+    return body[0][0]
+
+
+def delete_third(header: list[str], body: list[list[str]]) -> str:
+    """Deletes the third order (untouched above)."""
+    return body.pop(2)[0]
+
+
+def order_status(run: DbtRun, order_id: str) -> list[tuple]:
+    return run.query(
+        f"select status_id from main_staging.stg_bitrix__orders where order_id = {int(order_id)}"
+    )
+
+
+def snapshot(run: DbtRun, work_dir: Path, name: str) -> DbtRun:
+    """A copy of the warehouse as this run left it (the file is built on again)."""
+    copy = work_dir / f"{name}.duckdb"
+    shutil.copy(run.database, copy)
+    return DbtRun(copy, run.returncode, run.output)
+
+
+@pytest.fixture(scope="module")
+def runs(exports, tmp_path_factory) -> dict:
+    work = tmp_path_factory.mktemp("loaded_at_runs")
+    args = [*STAGING, "--vars", VARS]
+    first = run_dbt(args, exports["early"], work)
+    assert first.returncode == 0, first.output[-4000:]
+    first = snapshot(first, work, "first")
+    second = run_dbt(args, exports["final"], work)
+    assert second.returncode == 0, second.output[-4000:]
+    compiled = (
+        work / "target/compiled/bitrix_omni/models/staging/bitrix/stg_bitrix__orders.sql"
+    ).read_text()
+    second = snapshot(second, work, "second")
+    nightly = run_dbt(STAGING, exports["final"], work)
+    assert nightly.returncode == 0, nightly.output[-4000:]
+    nightly = snapshot(nightly, work, "nightly")
+    reference = run_dbt(STAGING, exports["final"], tmp_path_factory.mktemp("loaded_at_ref"))
+    assert reference.returncode == 0, reference.output[-4000:]
+    return {
+        "first": first,
+        "second": second,
+        "compiled": compiled,
+        "nightly": nightly,
+        "reference": reference,
+    }
+
+
+def marks(run: DbtRun) -> dict[str, str]:
+    return {
+        model: str(loaded)
+        for model, loaded in run.query(
+            "select model_name, loaded_through from main.bitrix_omni_source_marks"
+        )
+    }
+
+
+def test_marks_hold_the_newest_load_time_of_tables_with_the_column(runs):
+    assert marks(runs["first"]) == {"stg_bitrix__orders": OLD_LOAD}
+    assert marks(runs["second"]) == {"stg_bitrix__orders": NEW_LOAD}
+    # a run without the var drops the mark: the next run with it compares every row
+    assert marks(runs["nightly"]) == {}
+
+
+def test_only_rows_loaded_since_the_mark_less_the_lookback_are_compared(runs):
+    compiled = runs["compiled"]
+    assert "\"_LOADED_AT\" >= '2023-12-31 00:00:00'" in compiled  # the default 1440 minutes
+    assert "recent as (" in compiled
+
+
+def test_loaded_rows_deleted_and_new_keys_are_staged(exports, runs):
+    second, changes = runs["second"], exports["changes"]
+    assert order_status(second, changes["reloaded"]) == [("R",)]
+    assert order_status(second, changes["duplicated"]) == [("D",)]
+    assert order_status(second, changes["new"]) != []
+    assert order_status(second, changes["deleted"]) == []
+    logged = second.query("select raw_table, deleted_key from main_staging.stg_bitrix__deleted_keys")
+    assert ("b_sale_order", changes["deleted"]) in logged
+    name = second.query(
+        f"select first_name from main_staging.stg_bitrix__users where user_id = {changes['user']}"
+    )
+    assert name == [("Edited",)]
+
+
+def test_a_row_changed_without_a_new_load_time_waits_for_the_nightly_run(exports, runs):
+    silent = exports["changes"]["silent"]
+    assert order_status(runs["first"], silent) not in ([("S",)], [])
+    assert order_status(runs["second"], silent) == order_status(runs["first"], silent)
+    assert order_status(runs["nightly"], silent) == [("S",)]
+
+
+def test_after_the_nightly_run_staging_equals_a_full_build(runs):
+    nightly, reference = runs["nightly"], runs["reference"]
+    tables = [
+        name
+        for (name,) in reference.query(
+            "select table_name from information_schema.tables"
+            " where table_schema = 'main_staging' and table_name <> 'stg_bitrix__deleted_keys'"
+            " order by 1"
+        )
+    ]
+    assert len(tables) == 22
+    for table in tables:
+        assert nightly.rows_without(f"main_staging.{table}", ("_staged_at",)) == (
+            reference.rows_without(f"main_staging.{table}", ("_staged_at",))
+        ), table
+
+
+def test_a_bad_lookback_fails_clearly(exports, tmp_path):
+    failed = run_dbt(
+        [
+            *STAGING,
+            "--vars",
+            "{bitrix_omni_loaded_at_column: _loaded_at, bitrix_omni_loaded_at_lookback_minutes: x}",
+        ],
+        exports["early"],
+        tmp_path,
+    )
+    assert failed.returncode != 0
+    assert "bitrix_omni_loaded_at_lookback_minutes must be a number of minutes" in failed.output
