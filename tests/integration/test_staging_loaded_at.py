@@ -30,7 +30,10 @@ def with_load_time(data_dir: Path, table: str) -> None:
     header, body = read_table(data_dir, table)
     loads = [FIRST_LOAD] * (len(body) - 1) + [OLD_LOAD]
     write_table(
-        data_dir, table, [*header, LOADED_AT], [[*row, load] for row, load in zip(body, loads)]
+        data_dir,
+        table,
+        [*header, LOADED_AT],
+        [[*row, load] for row, load in zip(body, loads, strict=True)],
     )
 
 
@@ -165,7 +168,9 @@ def test_loaded_rows_deleted_and_new_keys_are_staged(exports, runs):
     assert order_status(second, changes["duplicated"]) == [("D",)]
     assert order_status(second, changes["new"]) != []
     assert order_status(second, changes["deleted"]) == []
-    logged = second.query("select raw_table, deleted_key from main_staging.stg_bitrix__deleted_keys")
+    logged = second.query(
+        "select raw_table, deleted_key from main_staging.stg_bitrix__deleted_keys"
+    )
     assert ("b_sale_order", changes["deleted"]) in logged
     name = second.query(
         f"select first_name from main_staging.stg_bitrix__users where user_id = {changes['user']}"

@@ -172,3 +172,80 @@ def test_incremental_staging_on_postgres(pg_server, tmp_path):
     assert _query(
         params, "select status_id from incr_staging.stg_bitrix__orders where order_id = 5"
     ) == [("X",)]
+
+
+def test_staging_with_a_load_time_column_on_postgres(pg_server, tmp_path):
+    """A typed load-time column (timestamptz, as replication tools write it): the second run
+    compares only the rows loaded since the mark (less the lookback), deletes and new rows
+    are staged, a silent edit waits for a run without the var, after which staging equals
+    the views on the same tables."""
+    params = pg_server.create_database("bitrix_omni_loaded_at")
+    load_csv_dir(params, DEMO_DIR, SOURCE_SCHEMA, upper_case=True)
+    _query(
+        params,
+        "alter table bitrix.b_sale_order add column _fivetran_synced timestamptz;"
+        " update bitrix.b_sale_order set _fivetran_synced = '2023-01-01 00:00:00+00';"
+        " update bitrix.b_sale_order set _fivetran_synced = '2024-01-01 00:00:00+00'"
+        ' where "ID" = (select max("ID") from bitrix.b_sale_order)',
+    )
+    base = {
+        **prod_target_env(params),
+        "BITRIX_SOURCE_SCHEMA": SOURCE_SCHEMA,
+        "DBT_PROFILES_DIR": str(PROJECT_DIR),
+    }
+    loaded_env = {
+        **base,
+        "BITRIX_OMNI_PG_SCHEMA": "loaded",
+        "DBT_TARGET_PATH": str(tmp_path / "target_loaded"),
+        "DBT_LOG_PATH": str(tmp_path / "logs_loaded"),
+    }
+    staging = ["run", "--select", "path:models/staging"]
+    with_var = [*staging, "--vars", "{bitrix_omni_loaded_at_column: _FIVETRAN_SYNCED}"]
+    first = dbt(with_var, loaded_env)
+    assert first.returncode == 0, (first.stdout + first.stderr)[-6000:]
+    assert _query(params, "select model_name from loaded.bitrix_omni_source_marks") == [
+        ("stg_bitrix__orders",)
+    ]
+    ids = [row[0] for row in _query(params, 'select "ID" from bitrix.b_sale_order order by 1')]
+    reloaded, silent, deleted = ids[0], ids[1], ids[2]
+    _query(
+        params,
+        f"""update bitrix.b_sale_order set "STATUS_ID" = 'R', _fivetran_synced = now()
+            where "ID" = '{reloaded}';
+            update bitrix.b_sale_order set "STATUS_ID" = 'S' where "ID" = '{silent}';
+            delete from bitrix.b_sale_order where "ID" = '{deleted}';""",
+    )
+    second = dbt(with_var, loaded_env)
+    assert second.returncode == 0, (second.stdout + second.stderr)[-6000:]
+    compiled = (
+        tmp_path / "target_loaded/compiled/bitrix_omni/models/staging/bitrix/stg_bitrix__orders.sql"
+    ).read_text()
+    assert "recent as (" in compiled and '"_fivetran_synced" >= \'2023-12-31 ' in compiled
+
+    def status(order_id: str) -> list[tuple]:
+        return _query(
+            params,
+            f"select status_id from loaded_staging.stg_bitrix__orders where order_id = {order_id}",
+        )
+
+    assert status(reloaded) == [("R",)]
+    assert status(deleted) == []
+    assert status(silent) not in ([("S",)], [])
+
+    nightly = dbt(staging, loaded_env)
+    assert nightly.returncode == 0, (nightly.stdout + nightly.stderr)[-6000:]
+    assert status(silent) == [("S",)]
+    reference_env = {
+        **base,
+        "BITRIX_OMNI_PG_SCHEMA": "loaded_ref",
+        "DBT_TARGET_PATH": str(tmp_path / "target_loaded_ref"),
+        "DBT_LOG_PATH": str(tmp_path / "logs_loaded_ref"),
+    }
+    views = dbt(STAGING_VIEWS, reference_env)
+    assert views.returncode == 0, (views.stdout + views.stderr)[-6000:]
+    for table in ("stg_bitrix__orders", "stg_bitrix__users", "stg_bitrix__basket_items"):
+        a = _staged(params, "loaded_staging", table)
+        b = _staged(params, "loaded_ref_staging", table)
+        assert _query(
+            params, f"select count(*) from (({a} except all {b}) union all ({b} except all {a})) d"
+        ) == [(0,)], table
