@@ -44,6 +44,8 @@ from dbt_cli import prod_target_env  # noqa: E402
 from loader import load_csv_dir  # noqa: E402
 from pg_server import create_database, drop_database, start_server  # noqa: E402
 
+from bitrix_omni.exports import TIME_COLUMNS  # noqa: E402
+
 #: Server settings for the throwaway server (the test defaults are for tiny data).
 SERVER_SETTINGS = {
     "shared_buffers": "2GB",
@@ -65,7 +67,15 @@ def _params_from_dsn(dsn: str) -> dict[str, Any]:
     }
 
 
-def _load(params: dict[str, Any], data: Path) -> dict[str, Any]:
+#: Load time given to rows of tables without a creation time (``--loaded-at``).
+FIRST_LOAD = "2024-01-01 00:00:00"
+
+
+def _load(params: dict[str, Any], data: Path, loaded_at: bool = False) -> dict[str, Any]:
+    """Loads the export into the raw schema; with ``loaded_at`` every table gets
+    ``_LOADED_AT`` (timestamp) as a replication tool would stamp it: the row's creation
+    time where the table has one, else one early load for all rows. The export one hour
+    earlier and the full export then differ in their load times only by the new rows."""
     started = time.perf_counter()
     counts = load_csv_dir(params, data, "bitrix", upper_case=True)
     import psycopg2
@@ -73,6 +83,21 @@ def _load(params: dict[str, Any], data: Path) -> dict[str, Any]:
     connection = psycopg2.connect(**params)
     connection.autocommit = True
     with connection.cursor() as cursor:
+        if loaded_at:
+            for table in counts:
+                column = TIME_COLUMNS.get(table)
+                stamp = (
+                    f"""case when "{column}" ~ '^[0-9]{{4}}-' then cast("{column}" as timestamp)"""
+                    f" else timestamp '{FIRST_LOAD}' end"
+                    if column
+                    else f"timestamp '{FIRST_LOAD}'"
+                )
+                # a rewrite with the column, not an UPDATE of every row
+                cursor.execute(
+                    f'create table bitrix._stamped as select *, {stamp} as "_LOADED_AT"'
+                    f" from bitrix.{table}; drop table bitrix.{table};"
+                    f" alter table bitrix._stamped rename to {table}"
+                )
         cursor.execute("analyze")
     connection.close()
     return {"seconds": round(time.perf_counter() - started, 1), "raw_rows": sum(counts.values())}
@@ -92,10 +117,11 @@ def run_size(
     seed: int,
     incremental: bool,
     dbt_vars: str = "",
+    loaded_at: bool = False,
 ) -> dict[str, Any]:
     data, info = generated(work, customers, seed)
     full_db = create_database(server, f"bench_{customers}_full")
-    loaded = _load(full_db, data)
+    loaded = _load(full_db, data, loaded_at)
     full = dbt_build(full_db, work / f"pg_run_{customers}_full", dbt_vars)
     # its disk is needed for the next one (1M customers: ~20 GB each)
     drop_database(server, full_db["dbname"])
@@ -109,10 +135,10 @@ def run_size(
     if incremental:
         cutoff, early = export_one_hour_before_end(work, data, customers, seed)
         inc_db = create_database(server, f"bench_{customers}_incremental")
-        _load(inc_db, early)
+        _load(inc_db, early, loaded_at)
         run_dir = work / f"pg_run_{customers}_incremental"
         first = dbt_build(inc_db, run_dir, dbt_vars)
-        reload = _load(inc_db, data)
+        reload = _load(inc_db, data, loaded_at)
         second = dbt_build(inc_db, run_dir, dbt_vars)
         row["incremental"] = {
             "cutoff": cutoff,
@@ -157,8 +183,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dsn", help="an existing server (a superuser: creates databases)")
     parser.add_argument("--no-incremental", action="store_true", help="full builds only")
     parser.add_argument("--vars", default="", help="dbt --vars for every build (YAML)")
+    parser.add_argument(
+        "--loaded-at",
+        action="store_true",
+        help="raw tables with a replication load-time column, and staging told to use it",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
+    dbt_vars = args.vars
+    if args.loaded_at:
+        if dbt_vars:
+            parser.error("--loaded-at sets --vars itself")
+        dbt_vars = "{bitrix_omni_loaded_at_column: _loaded_at}"
     server = None
     if args.dsn:
         params = _params_from_dsn(args.dsn)
@@ -170,7 +206,13 @@ def main(argv: list[str] | None = None) -> int:
         for customers in args.customers:
             rows.append(
                 run_size(
-                    params, args.work, customers, args.seed, not args.no_incremental, args.vars
+                    params,
+                    args.work,
+                    customers,
+                    args.seed,
+                    not args.no_incremental,
+                    dbt_vars,
+                    args.loaded_at,
                 )
             )
             print(f"done {customers:,} customers", file=sys.stderr)
@@ -181,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         report = {
             "machine": _machine(),
             "server": SERVER_SETTINGS,
-            "vars": args.vars,
+            "vars": dbt_vars,
             "sizes": rows,
         }
         print(json.dumps(report, indent=2))
