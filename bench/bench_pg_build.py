@@ -67,35 +67,39 @@ def _params_from_dsn(dsn: str) -> dict[str, Any]:
     }
 
 
-#: Load time given to rows of tables without a creation time (``--loaded-at``).
+#: The year over which rows without a creation time are spread (``--loaded-at``).
 FIRST_LOAD = "2024-01-01 00:00:00"
 
 
 def _load(params: dict[str, Any], data: Path, loaded_at: bool = False) -> dict[str, Any]:
     """Loads the export into the raw schema; with ``loaded_at`` every table gets
     ``_LOADED_AT`` (timestamp) as a replication tool would stamp it: the row's creation
-    time where the table has one, else one early load for all rows. The export one hour
-    earlier and the full export then differ in their load times only by the new rows."""
+    time where the table has one, else a day of the year picked by a hash of the row (rows
+    loaded over the year, not all at the newest load). The export one hour earlier and the
+    full export then differ in their load times only by the new rows."""
     started = time.perf_counter()
     counts = load_csv_dir(params, data, "bitrix", upper_case=True)
     import psycopg2
 
     connection = psycopg2.connect(**params)
     connection.autocommit = True
+    spread = (
+        f"timestamp '{FIRST_LOAD}' + (abs(hashtext(cast(raw as text))) % 364) * interval '1 day'"
+    )
     with connection.cursor() as cursor:
         if loaded_at:
             for table in counts:
                 column = TIME_COLUMNS.get(table)
                 stamp = (
                     f"""case when "{column}" ~ '^[0-9]{{4}}-' then cast("{column}" as timestamp)"""
-                    f" else timestamp '{FIRST_LOAD}' end"
+                    f" else {spread} end"
                     if column
-                    else f"timestamp '{FIRST_LOAD}'"
+                    else spread
                 )
                 # a rewrite with the column, not an UPDATE of every row
                 cursor.execute(
-                    f'create table bitrix._stamped as select *, {stamp} as "_LOADED_AT"'
-                    f" from bitrix.{table}; drop table bitrix.{table};"
+                    f'create table bitrix._stamped as select raw.*, {stamp} as "_LOADED_AT"'
+                    f" from bitrix.{table} as raw; drop table bitrix.{table};"
                     f" alter table bitrix._stamped rename to {table}"
                 )
         cursor.execute("analyze")
