@@ -90,8 +90,9 @@
     (`bitrix_omni_source_marks`), the changed keys are looked for only among the rows loaded
     since the mark, less `bitrix_omni_loaded_at_lookback_minutes`: the rest of the table is
     read for its keys (deleted keys) and for the rows of the changed keys, but not hashed
-    and compared. A row changed without a new load time is then not seen; a run with the
-    var empty compares every row again.
+    and compared (bitrix_loaded_changes; models with a one-column key). A row changed
+    without a new load time is then not seen; a run with the var empty compares every row
+    again.
 -#}
 {% macro bitrix_staging_source(raw_table) %}
     {#- while dbt parses the model too: the post-hook appends the tombstones there -#}
@@ -122,40 +123,15 @@
     {%- endif -%}
 
     {%- set key_sql = bitrix_omni.bitrix_raw_key_sql(raw_table) -%}
-    {%- set key_index = {} -%}
-    {%- for raw_column in raw_key_columns.values() -%}
-        {%- do key_index.update({raw_column: loop.index}) -%}
-    {%- endfor -%}
-    {%- set since = bitrix_omni.bitrix_loaded_since(physical) -%}
-    {#- where the candidates, the current keys and the rows of the changed keys come from:
-        one hashed read of everything, or the rows loaded since the mark -#}
-    {%- set candidates = 'recent' if since else 'hashed' -%}
-    {%- set current_keys = 'raw_keys' if since else 'hashed' -%}
+    {#- composite keys keep the full compare: PostgreSQL plans the text match of several
+        columns as sorts and merge joins over every row (2x slower at 1M customers) -#}
+    {%- set since = bitrix_omni.bitrix_loaded_since(physical) if key_sql | length == 1 else none -%}
     {%- set body -%}
     (
         with
 
         {%- if since %}
-
-        -- rows the replication loaded since the last run (less the lookback)
-        recent as (
-            select
-                {%- for expression in key_sql.values() %}
-                {{ expression }} as _source_key_{{ loop.index }},
-                {%- endfor %}
-                {{ row_hash }} as _source_row_hash
-            from {{ bitrix_omni.bitrix_source(
-                raw_table['name'], extra_columns, loaded_since=since, physical=physical) }}
-        ),
-
-        raw_keys as (
-            select
-                {%- for expression in key_sql.values() %}
-                {{ expression }} as _source_key_{{ loop.index }}{{ "," if not loop.last }}
-                {%- endfor %}
-            from {{ relation }}
-        ),
-
+        {{ bitrix_omni.bitrix_loaded_changes(raw_table, relation, physical, since, columns, row_hash) }}
         {%- else %}
 
         hashed as (
@@ -167,29 +143,8 @@
                 {{ row_hash }} as _source_row_hash
             from {{ relation }}
         ),
-        {%- endif %}
 
-        -- keys with a raw row that is not the staged row of that key
-        changed_keys as (
-            select distinct
-                {%- for _ in key_sql %}
-                _source_key_{{ loop.index }}{{ "," if not loop.last }}
-                {%- endfor %}
-            from {{ candidates }}
-            where
-                {%- for _ in key_sql %}
-                _source_key_{{ loop.index }} is not null and
-                {%- endfor %}
-                not exists (
-                    select 1
-                    from {{ this }} as staged
-                    where
-                        {%- for column_name in key_sql %}
-                        staged.{{ adapter.quote(column_name) }} = {{ candidates }}._source_key_{{ loop.index }} and
-                        {%- endfor %}
-                        staged._source_row_hash = {{ candidates }}._source_row_hash
-                )
-        ),
+        {{ bitrix_omni.bitrix_changed_keys_cte(raw_table, 'hashed') }},
 
         -- staged keys without a raw row: deleted in Bitrix
         gone_keys as (
@@ -201,54 +156,44 @@
             from {{ this }} as staged
             where not exists (
                 select 1
-                from {{ current_keys }}
+                from hashed
                 where
                     {%- for column_name in key_sql %}
-                    {{ current_keys }}._source_key_{{ loop.index }} = staged.{{ adapter.quote(column_name) }}
+                    hashed._source_key_{{ loop.index }} = staged.{{ adapter.quote(column_name) }}
+                    {{- " and" if not loop.last }}
+                    {%- endfor %}
+            )
+        ),
+
+        changed_rows as (
+            select hashed.*
+            from hashed
+            where exists (
+                select 1
+                from changed_keys
+                where
+                    {%- for _ in key_sql %}
+                    changed_keys._source_key_{{ loop.index }} = hashed._source_key_{{ loop.index }}
                     {{- " and" if not loop.last }}
                     {%- endfor %}
             )
         )
-        {%- if since -%},
-
-        -- the raw rows of the changed keys
-        hashed as (
-            select
-                {{ bitrix_omni.bitrix_quoted_csv(columns) }},
-                {%- for expression in key_sql.values() %}
-                {{ expression }} as _source_key_{{ loop.index }},
-                {%- endfor %}
-                {{ row_hash }} as _source_row_hash
-            from {{ relation }}
-            where
-                {%- for expression in key_sql.values() %}
-                {{ expression }} in (select changed_keys._source_key_{{ loop.index }} from changed_keys)
-                {{- " and" if not loop.last }}
-                {%- endfor %}
-        )
         {%- endif %}
 
         select
-            {{ bitrix_omni.bitrix_quoted_csv(columns, 'hashed.') }},
-            hashed._source_row_hash
-        from hashed
-        where exists (
-            select 1
-            from changed_keys
-            where
-                {%- for _ in key_sql %}
-                changed_keys._source_key_{{ loop.index }} = hashed._source_key_{{ loop.index }}
-                {{- " and" if not loop.last }}
-                {%- endfor %}
-        )
+            {{ bitrix_omni.bitrix_quoted_csv(columns, 'changed_rows.') }},
+            changed_rows._source_row_hash
+        from changed_rows
 
         union all
 
         -- tombstones: the key as raw text, everything else NULL, no row hash
         select
             {%- for column_name in columns %}
-            {%- if column_name in key_index %}
-            cast(gone_keys._source_key_{{ key_index[column_name] }} as {{ dbt.type_string() }})
+            {%- set key_position = (raw_key_columns.values() | list).index(column_name) + 1
+                if column_name in raw_key_columns.values() else none %}
+            {%- if key_position %}
+            cast(gone_keys._source_key_{{ key_position }} as {{ dbt.type_string() }})
             {%- else %}
             cast(null as {{ dbt.type_string() }})
             {%- endif %} as {{ adapter.quote(column_name) }},
@@ -258,6 +203,177 @@
     ) as changed_{{ raw_table['name'] }}
     {%- endset -%}
     {{ return(body) }}
+{% endmacro %}
+
+
+{#- The `changed_keys` CTE: the keys of `candidates` (a CTE of _source_key_<n> and
+    _source_row_hash) with a raw row that is not the staged row of that key. -#}
+{% macro bitrix_changed_keys_cte(raw_table, candidates) %}
+        -- keys with a raw row that is not the staged row of that key
+        changed_keys as (
+            select distinct
+                {%- for _ in raw_table['key'] %}
+                _source_key_{{ loop.index }}{{ "," if not loop.last }}
+                {%- endfor %}
+            from {{ candidates }}
+            where
+                {%- for _ in raw_table['key'] %}
+                _source_key_{{ loop.index }} is not null and
+                {%- endfor %}
+                not exists (
+                    select 1
+                    from {{ this }} as staged
+                    where
+                        {%- for column_name in raw_table['key'] %}
+                        staged.{{ adapter.quote(column_name) }} = {{ candidates }}._source_key_{{ loop.index }} and
+                        {%- endfor %}
+                        staged._source_row_hash = {{ candidates }}._source_row_hash
+                )
+        )
+{%- endmacro %}
+
+
+{#-
+    The CTEs of a run that looks for changes among the rows loaded `since`: `changed_keys`,
+    `gone_keys` and `changed_rows`, like the full compare, without computing the key of
+    every raw row (the safe cast is a pattern match per row on PostgreSQL). A staged key read
+    as text (`cast(key as text)`) is what a raw key column holds, trimmed, for that key:
+    every cleaning macro of a key trims first and gives that text back as the same key. So
+    a raw row whose trimmed key text is a staged key's has that key; only the others (new
+    keys, keys written another way: '07', '+7') get their key computed (`other_raw`). A
+    staged key is gone when no raw row has its text and no other raw row its key; the rows of
+    a changed key are those with its text plus the other raw rows with its key. On DuckDB
+    the raw rows are one CTE (read once: a CSV is parsed whole by every read); PostgreSQL
+    scans the table for each use instead of spilling a copy of it.
+-#}
+{% macro bitrix_loaded_changes(raw_table, relation, physical, since, columns, row_hash) %}
+    {%- set key_sql = bitrix_omni.bitrix_raw_key_sql(raw_table) -%}
+    {%- set raw_key_columns = bitrix_omni.bitrix_raw_key_columns(raw_table) -%}
+    {#- the raw rows, under bitrix_source's alias `raw_<table>` either way -#}
+    {%- set alias = 'raw_' ~ raw_table['name'] -%}
+    {%- set once = bitrix_omni.bitrix_read_raw_once() -%}
+    {%- set raw = 'raw_rows as ' ~ alias if once else relation -%}
+    {%- set text_match = [] -%}
+    {%- for column_name, raw_column in raw_key_columns.items() -%}
+        {%- do text_match.append('trim(' ~ alias ~ '.' ~ adapter.quote(raw_column) ~ ') = cast(staged.'
+            ~ adapter.quote(column_name) ~ ' as ' ~ dbt.type_string() ~ ')') -%}
+    {%- endfor %}
+
+        -- rows the replication loaded since the last run (less the lookback)
+        recent as (
+            select
+                {%- for expression in key_sql.values() %}
+                {{ expression }} as _source_key_{{ loop.index }},
+                {%- endfor %}
+                {{ row_hash }} as _source_row_hash
+            from {{ bitrix_omni.bitrix_source(
+                raw_table['name'], raw_table.get('extra_columns', []), loaded_since=since,
+                physical=physical) }}
+        ),
+
+        {%- if once %}
+
+        raw_rows as (
+            select * from {{ relation }}
+        ),
+        {%- endif %}
+
+        {{ bitrix_omni.bitrix_changed_keys_cte(raw_table, 'recent') }},
+
+        -- raw rows whose key text is no staged key's: new keys and keys written another way
+        other_raw as (
+            select
+                {{ alias }}.*,
+                {%- for expression in key_sql.values() %}
+                {{ expression }} as _source_key_{{ loop.index }}{{ "," if not loop.last }}
+                {%- endfor %}
+            from {{ raw }}
+            where not exists (
+                select 1
+                from {{ this }} as staged
+                where {{ text_match | join(' and ') }}
+            )
+        ),
+
+        -- staged keys without a raw row: deleted in Bitrix
+        gone_keys as (
+            select
+                {%- for column_name in key_sql %}
+                staged.{{ adapter.quote(column_name) }} as _source_key_{{ loop.index }}
+                {{- "," if not loop.last }}
+                {%- endfor %}
+            from {{ this }} as staged
+            where
+                not exists (
+                    select 1
+                    from {{ raw }}
+                    where {{ text_match | join(' and ') }}
+                )
+                and not exists (
+                    select 1
+                    from other_raw
+                    where
+                        {%- for column_name in key_sql %}
+                        other_raw._source_key_{{ loop.index }} = staged.{{ adapter.quote(column_name) }}
+                        {{- " and" if not loop.last }}
+                        {%- endfor %}
+                )
+            -- a fence: PostgreSQL would push the model's key cleaning of the tombstones
+            -- (a pattern match) down to every staged row, before the anti-joins
+            offset 0
+        ),
+
+        -- the raw rows of the changed keys: those with a changed staged key's text, and the
+        -- other raw rows with a changed key
+        changed_rows as (
+            select
+                {{ bitrix_omni.bitrix_quoted_csv(columns, alias ~ '.') }},
+                {{ bitrix_omni.bx_row_hash(columns, alias ~ '.') }} as _source_row_hash
+            from {{ raw }}
+            inner join (
+                select staged.*
+                from {{ this }} as staged
+                inner join changed_keys
+                    on
+                        {%- for column_name in key_sql %}
+                        changed_keys._source_key_{{ loop.index }} = staged.{{ adapter.quote(column_name) }}
+                        {{- " and" if not loop.last }}
+                        {%- endfor %}
+            ) as staged
+                on {{ text_match | join(' and ') }}
+
+            union all
+
+            select
+                {{ bitrix_omni.bitrix_quoted_csv(columns, 'other_raw.') }},
+                {{ bitrix_omni.bx_row_hash(columns, 'other_raw.') }} as _source_row_hash
+            from other_raw
+            where exists (
+                select 1
+                from changed_keys
+                where
+                    {%- for _ in key_sql %}
+                    changed_keys._source_key_{{ loop.index }} = other_raw._source_key_{{ loop.index }}
+                    {{- " and" if not loop.last }}
+                    {%- endfor %}
+            )
+        )
+{%- endmacro %}
+
+
+{#- Whether a run that reads the raw rows several times reads them once into a CTE: DuckDB
+    (a CSV file is parsed whole by every read); not PostgreSQL (a copy of the table would
+    spill to disk; its scans are cheap). -#}
+{% macro bitrix_read_raw_once() %}
+    {{ return(adapter.dispatch('bitrix_read_raw_once', 'bitrix_omni')()) }}
+{% endmacro %}
+
+{% macro default__bitrix_read_raw_once() %}
+    {{ return(false) }}
+{% endmacro %}
+
+{% macro duckdb__bitrix_read_raw_once() %}
+    {{ return(true) }}
 {% endmacro %}
 
 
@@ -326,8 +442,10 @@
     {%- if not raw_table or flags.EMPTY or config.get('materialized') != 'incremental' -%}
         {{ return('') }}
     {%- endif -%}
-    {%- set physical = bitrix_omni.bitrix_source_physical(raw_table['name']) -%}
-    {%- set loaded_at = bitrix_omni.bitrix_loaded_at_column(physical) -%}
+    {#- the raw table is looked up only when a load-time column is named -#}
+    {%- set physical = bitrix_omni.bitrix_source_physical(raw_table['name'])
+        if var('bitrix_omni_loaded_at_column', '') | trim else none -%}
+    {%- set loaded_at = bitrix_omni.bitrix_loaded_at_column(physical) if physical else none -%}
     {%- set marks = bitrix_omni.source_marks_relation() -%}
     {%- if loaded_at -%}
         {%- do bitrix_omni.bitrix_loaded_at_lookback() -%}
