@@ -168,15 +168,7 @@
         changed_rows as (
             select hashed.*
             from hashed
-            where exists (
-                select 1
-                from changed_keys
-                where
-                    {%- for _ in key_sql %}
-                    changed_keys._source_key_{{ loop.index }} = hashed._source_key_{{ loop.index }}
-                    {{- " and" if not loop.last }}
-                    {%- endfor %}
-            )
+            where {{ bitrix_omni.bitrix_has_changed_key(raw_table, 'hashed') }}
         )
         {%- endif %}
 
@@ -230,6 +222,20 @@
                         staged._source_row_hash = {{ candidates }}._source_row_hash
                 )
         )
+{%- endmacro %}
+
+
+{#- Whether the row of `relation` (with _source_key_<n>) has a key in `changed_keys`. -#}
+{% macro bitrix_has_changed_key(raw_table, relation) %}
+    exists (
+                select 1
+                from changed_keys
+                where
+                    {%- for _ in raw_table['key'] %}
+                    changed_keys._source_key_{{ loop.index }} = {{ relation }}._source_key_{{ loop.index }}
+                    {{- " and" if not loop.last }}
+                    {%- endfor %}
+            )
 {%- endmacro %}
 
 
@@ -348,15 +354,7 @@
                 {{ bitrix_omni.bitrix_quoted_csv(columns, 'other_raw.') }},
                 {{ bitrix_omni.bx_row_hash(columns, 'other_raw.') }} as _source_row_hash
             from other_raw
-            where exists (
-                select 1
-                from changed_keys
-                where
-                    {%- for _ in key_sql %}
-                    changed_keys._source_key_{{ loop.index }} = other_raw._source_key_{{ loop.index }}
-                    {{- " and" if not loop.last }}
-                    {%- endfor %}
-            )
+            where {{ bitrix_omni.bitrix_has_changed_key(raw_table, 'other_raw') }}
         )
 {%- endmacro %}
 
