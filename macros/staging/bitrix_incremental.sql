@@ -148,20 +148,12 @@
 
         -- staged keys without a raw row: deleted in Bitrix
         gone_keys as (
-            select
-                {%- for column_name in key_sql %}
-                staged.{{ adapter.quote(column_name) }} as _source_key_{{ loop.index }}
-                {{- "," if not loop.last }}
-                {%- endfor %}
+            select {{ bitrix_omni.bitrix_staged_keys(raw_table) }}
             from {{ this }} as staged
             where not exists (
                 select 1
                 from hashed
-                where
-                    {%- for column_name in key_sql %}
-                    hashed._source_key_{{ loop.index }} = staged.{{ adapter.quote(column_name) }}
-                    {{- " and" if not loop.last }}
-                    {%- endfor %}
+                where {{ bitrix_omni.bitrix_is_staged_key(raw_table, 'hashed') }}
             )
         ),
 
@@ -198,6 +190,24 @@
 {% endmacro %}
 
 
+{#- The staged key columns (`staged`) as `_source_key_<n>`, the names the raw side uses. -#}
+{% macro bitrix_staged_keys(raw_table) %}
+    {%- for column_name in raw_table['key'] -%}
+        staged.{{ adapter.quote(column_name) }} as _source_key_{{ loop.index }}
+        {{- ", " if not loop.last }}
+    {%- endfor -%}
+{% endmacro %}
+
+
+{#- Whether the row of `relation` (with _source_key_<n>) holds the key of the `staged` row. -#}
+{% macro bitrix_is_staged_key(raw_table, relation) %}
+    {%- for column_name in raw_table['key'] -%}
+        {{ relation }}._source_key_{{ loop.index }} = staged.{{ adapter.quote(column_name) }}
+        {{- " and " if not loop.last }}
+    {%- endfor -%}
+{% endmacro %}
+
+
 {#- The `changed_keys` CTE: the keys of `candidates` (a CTE of _source_key_<n> and
     _source_row_hash) with a raw row that is not the staged row of that key. -#}
 {% macro bitrix_changed_keys_cte(raw_table, candidates) %}
@@ -216,10 +226,8 @@
                     select 1
                     from {{ this }} as staged
                     where
-                        {%- for column_name in raw_table['key'] %}
-                        staged.{{ adapter.quote(column_name) }} = {{ candidates }}._source_key_{{ loop.index }} and
-                        {%- endfor %}
-                        staged._source_row_hash = {{ candidates }}._source_row_hash
+                        {{ bitrix_omni.bitrix_is_staged_key(raw_table, candidates) }}
+                        and staged._source_row_hash = {{ candidates }}._source_row_hash
                 )
         )
 {%- endmacro %}
@@ -303,11 +311,7 @@
 
         -- staged keys without a raw row: deleted in Bitrix
         gone_keys as (
-            select
-                {%- for column_name in key_sql %}
-                staged.{{ adapter.quote(column_name) }} as _source_key_{{ loop.index }}
-                {{- "," if not loop.last }}
-                {%- endfor %}
+            select {{ bitrix_omni.bitrix_staged_keys(raw_table) }}
             from {{ this }} as staged
             where
                 not exists (
@@ -318,11 +322,7 @@
                 and not exists (
                     select 1
                     from other_raw
-                    where
-                        {%- for column_name in key_sql %}
-                        other_raw._source_key_{{ loop.index }} = staged.{{ adapter.quote(column_name) }}
-                        {{- " and" if not loop.last }}
-                        {%- endfor %}
+                    where {{ bitrix_omni.bitrix_is_staged_key(raw_table, 'other_raw') }}
                 )
             -- a fence: PostgreSQL would push the model's key cleaning of the tombstones
             -- (a pattern match) down to every staged row, before the anti-joins
@@ -340,11 +340,7 @@
                 select staged.*
                 from {{ this }} as staged
                 inner join changed_keys
-                    on
-                        {%- for column_name in key_sql %}
-                        changed_keys._source_key_{{ loop.index }} = staged.{{ adapter.quote(column_name) }}
-                        {{- " and" if not loop.last }}
-                        {%- endfor %}
+                    on {{ bitrix_omni.bitrix_is_staged_key(raw_table, 'changed_keys') }}
             ) as staged
                 on {{ text_match | join(' and ') }}
 
