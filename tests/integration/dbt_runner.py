@@ -51,6 +51,18 @@ class DbtRun:
         return self.query(f"select *{exclude} from {table} order by all")
 
 
+def staging_tables(run: DbtRun) -> list[str]:
+    """The staging tables built from raw tables (not the deleted-keys log), by name."""
+    return [
+        row[0]
+        for row in run.query(
+            "select table_name from information_schema.tables"
+            " where table_schema = 'main_staging' and table_name <> 'stg_bitrix__deleted_keys'"
+            " order by 1"
+        )
+    ]
+
+
 def run_dbt(
     args: list[str],
     data_dir: Path,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from dbt_runner import PROJECT_DIR, DbtRun, run_dbt
+from dbt_runner import PROJECT_DIR, DbtRun, run_dbt, staging_tables
 from export_edits import delete_first, edit_first, is_before, mutate
 
 from bitrix_omni.exports import export_until
@@ -19,17 +19,6 @@ pytestmark = pytest.mark.integration
 
 CUTOFF = "2024-10-01 00:00:00"
 STAGING = ["run", "--select", "path:models/staging"]
-
-
-def staging_tables(run: DbtRun) -> list[str]:
-    return [
-        row[0]
-        for row in run.query(
-            "select table_name from information_schema.tables"
-            " where table_schema = 'main_staging' and table_name <> 'stg_bitrix__deleted_keys'"
-            " order by 1"
-        )
-    ]
 
 
 def rows(run: DbtRun, table: str) -> list[tuple]:

@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from dbt_runner import DbtRun, run_dbt
+from dbt_runner import DbtRun, run_dbt, staging_tables
 from export_edits import mutate, read_table, write_table
 
 from bitrix_omni.generate import generate
@@ -187,14 +187,7 @@ def test_a_row_changed_without_a_new_load_time_waits_for_the_nightly_run(exports
 
 def test_after_the_nightly_run_staging_equals_a_full_build(runs):
     nightly, reference = runs["nightly"], runs["reference"]
-    tables = [
-        name
-        for (name,) in reference.query(
-            "select table_name from information_schema.tables"
-            " where table_schema = 'main_staging' and table_name <> 'stg_bitrix__deleted_keys'"
-            " order by 1"
-        )
-    ]
+    tables = staging_tables(reference)
     assert len(tables) == 22
     for table in tables:
         assert nightly.rows_without(f"main_staging.{table}", ("_staged_at",)) == (
