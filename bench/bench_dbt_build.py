@@ -11,10 +11,16 @@ data window (rows whose creation time is later are cut, as
 file, then ``dbt build`` runs again on the same file with the full export, i.e. one more
 hour of data. The second run's time is reported as a fraction of the full build.
 
+``--loaded-at`` builds both from the export as a replication into Parquet files leaves
+it (``bitrix_omni.exports.as_replicated_parquet``: every row stamped with ``_LOADED_AT``,
+files in load-time order) with ``bitrix_omni_loaded_at_column: _loaded_at``, so staging
+compares only the rows loaded since its last run instead of every raw row.
+
 Everything is isolated: the DuckDB file, ``target/`` and ``logs/`` live under ``--work``.
 
     python bench/bench_dbt_build.py                      # 100k and 1M customers, table
     python bench/bench_dbt_build.py --customers 100000 --json
+    python bench/bench_dbt_build.py --customers 1000000 --loaded-at
     python bench/bench_dbt_build.py --with-10m           # adds 10M customers (~20 GB CSV)
 """
 
@@ -32,7 +38,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bitrix_omni.exports import export_until
+from bitrix_omni.exports import as_replicated_parquet, export_until
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 START = dt.date(2024, 1, 1)
@@ -110,7 +116,23 @@ def _run_measured(cmd: list[str], env: dict[str, str], cwd: Path | None = None) 
     }
 
 
-def dbt_build(data: Path, run_dir: Path, fresh: bool = True) -> dict[str, Any]:
+#: ``--vars`` of the runs on a replicated export (``--loaded-at``).
+LOADED_AT_VARS = "{bitrix_omni_loaded_at_column: _loaded_at}"
+
+
+def replicated(data: Path) -> Path:
+    """``data`` as replicated Parquet files with load times, converted once (cached). Rows
+    without a creation time were loaded over the data window before the hourly run's
+    cutoff, so the export one hour before the end and the full export stamp them alike."""
+    replica = data.with_name(data.name + "_replica")
+    done = replica / "_converted"
+    if not done.exists():
+        as_replicated_parquet(data, replica, START.isoformat(), last_hour_cutoff())
+        done.touch()
+    return replica
+
+
+def dbt_build(data: Path, run_dir: Path, fresh: bool = True, dbt_vars: str = "") -> dict[str, Any]:
     """``dbt build`` with everything under ``run_dir``; timings and the slowest models."""
     run_dir.mkdir(parents=True, exist_ok=True)
     database = run_dir / "warehouse.duckdb"
@@ -122,7 +144,7 @@ def dbt_build(data: Path, run_dir: Path, fresh: bool = True) -> dict[str, Any]:
         "BITRIX_OMNI_DUCKDB_PATH": str(database),
         "BITRIX_OMNI_TARGET": "dev",
     }
-    return measured_build(["build"], env, run_dir)
+    return measured_build(["build", *(["--vars", dbt_vars] if dbt_vars else [])], env, run_dir)
 
 
 def measured_build(args: list[str], env: dict[str, str], run_dir: Path) -> dict[str, Any]:
@@ -187,30 +209,41 @@ def _seconds_by_layer(results: list[dict[str, Any]]) -> dict[str, float]:
     return {layer: round(seconds, 1) for layer, seconds in out.items()}
 
 
+def last_hour_cutoff() -> str:
+    """One hour before the end of the data window, as the export writes times."""
+    end = dt.datetime.combine(START + dt.timedelta(days=DAYS), dt.time())
+    return (end - dt.timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def export_one_hour_before_end(
     work: Path, data: Path, customers: int, seed: int
 ) -> tuple[str, Path]:
     """The cutoff one hour before the end of the data window, and the export cut there."""
-    end = dt.datetime.combine(START + dt.timedelta(days=DAYS), dt.time())
-    cutoff = (end - dt.timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S")
+    cutoff = last_hour_cutoff()
     return cutoff, export_until(data, work / f"data_{customers}_s{seed}_until_last_hour", cutoff)
 
 
-def run_size(work: Path, customers: int, seed: int, incremental: bool) -> dict[str, Any]:
+def run_size(
+    work: Path, customers: int, seed: int, incremental: bool, loaded_at: bool = False
+) -> dict[str, Any]:
     data, info = generated(work, customers, seed)
-    full = dbt_build(data, work / f"run_{customers}_full")
+    source = replicated if loaded_at else (lambda export: export)
+    dbt_vars = LOADED_AT_VARS if loaded_at else ""
+    runs = work / (f"runs_{customers}_loaded_at" if loaded_at else f"run_{customers}")
+    full = dbt_build(source(data), runs.with_name(runs.name + "_full"), dbt_vars=dbt_vars)
     row: dict[str, Any] = {
         "customers": customers,
+        "export": "replicated Parquet with _LOADED_AT" if loaded_at else "CSV",
         **info,
         "full_build": full,
         "raw_rows_per_second": round(info["raw_rows"] / full["seconds"]),
     }
     if incremental:
         cutoff, early = export_one_hour_before_end(work, data, customers, seed)
-        run_dir = work / f"run_{customers}_incremental"
-        first = dbt_build(early, run_dir)
+        run_dir = runs.with_name(runs.name + "_incremental")
+        first = dbt_build(source(early), run_dir, dbt_vars=dbt_vars)
         try:
-            second = dbt_build(data, run_dir, fresh=False)
+            second = dbt_build(source(data), run_dir, fresh=False, dbt_vars=dbt_vars)
         except RuntimeError as err:  # reported, not hidden: the table says "failed"
             row["incremental"] = {"cutoff": cutoff, "error": str(err)[-1500:]}
             return row
@@ -294,12 +327,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-incremental", action="store_true", help="full builds only")
+    parser.add_argument(
+        "--loaded-at",
+        action="store_true",
+        help="build from replicated Parquet files with a load-time column",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
     sizes = list(args.customers) + ([10_000_000] if args.with_10m else [])
     rows = []
     for customers in sizes:
-        rows.append(run_size(args.work, customers, args.seed, not args.no_incremental))
+        rows.append(
+            run_size(args.work, customers, args.seed, not args.no_incremental, args.loaded_at)
+        )
         print(f"done {customers:,} customers", file=sys.stderr)
     if args.json:
         print(json.dumps({"machine": _machine(), "sizes": rows}, indent=2))

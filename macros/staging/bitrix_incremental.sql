@@ -249,30 +249,18 @@
 
 {#-
     The CTEs of a run that looks for changes among the rows loaded `since`: `changed_keys`,
-    `gone_keys` and `changed_rows`, like the full compare, without computing the key of
-    every raw row (the safe cast is a pattern match per row on PostgreSQL). A staged key read
-    as text (`cast(key as text)`) is what a raw key column holds, trimmed, for that key:
-    every cleaning macro of a key trims first and gives that text back as the same key. So
-    a raw row whose trimmed key text is a staged key's has that key; only the others (new
-    keys, keys written another way: '07', '+7') get their key computed (`other_raw`). A
-    staged key is gone when no raw row has its text and no other raw row its key; the rows of
-    a changed key are those with its text plus the other raw rows with its key. On DuckDB
-    the raw rows are one CTE (read once: a CSV is parsed whole by every read); PostgreSQL
-    scans the table for each use instead of spilling a copy of it.
+    `gone_keys` and `changed_rows`, like the full compare, but only the rows loaded since
+    are hashed and compared; the rest of the table is read for its keys (deleted keys) and
+    for the rows of the changed keys (replica duplicates loaded earlier).
 -#}
 {% macro bitrix_loaded_changes(raw_table, relation, physical, since, columns, row_hash) %}
-    {%- set key_sql = bitrix_omni.bitrix_raw_key_sql(raw_table) -%}
-    {%- set raw_key_columns = bitrix_omni.bitrix_raw_key_columns(raw_table) -%}
-    {#- the raw rows, under bitrix_source's alias `raw_<table>` either way -#}
-    {%- set alias = 'raw_' ~ raw_table['name'] -%}
-    {%- set once = bitrix_omni.bitrix_read_raw_once() -%}
-    {%- set raw = 'raw_rows as ' ~ alias if once else relation -%}
-    {%- set text_match = [] -%}
-    {%- for column_name, raw_column in raw_key_columns.items() -%}
-        {%- do text_match.append('trim(' ~ alias ~ '.' ~ adapter.quote(raw_column) ~ ') = cast(staged.'
-            ~ adapter.quote(column_name) ~ ' as ' ~ dbt.type_string() ~ ')') -%}
-    {%- endfor %}
+    {{ return(adapter.dispatch('bitrix_loaded_changes', 'bitrix_omni')(
+        raw_table, relation, physical, since, columns, row_hash)) }}
+{% endmacro %}
 
+
+{#- The rows loaded since the mark, with their key and row hash (both paths). -#}
+{% macro bitrix_recent_rows_cte(raw_table, physical, since, key_sql, row_hash) %}
         -- rows the replication loaded since the last run (less the lookback)
         recent as (
             select
@@ -283,14 +271,82 @@
             from {{ bitrix_omni.bitrix_source(
                 raw_table['name'], raw_table.get('extra_columns', []), loaded_since=since,
                 physical=physical) }}
+        )
+{%- endmacro %}
+
+
+{#-
+    DuckDB (Parquet files: bitrix_loaded_at_pays_off): the key of every raw row is cheap
+    to compute here, and a read of the key column alone reads that column only. Deleted
+    keys: the staged keys no raw key matches (an integer anti-join); the rows of a changed
+    key: every raw row with that key.
+-#}
+{% macro duckdb__bitrix_loaded_changes(raw_table, relation, physical, since, columns, row_hash) %}
+    {%- set key_sql = bitrix_omni.bitrix_raw_key_sql(raw_table) -%}
+    {{ bitrix_omni.bitrix_recent_rows_cte(raw_table, physical, since, key_sql, row_hash) }},
+
+        {{ bitrix_omni.bitrix_changed_keys_cte(raw_table, 'recent') }},
+
+        -- every raw key (the reader reads the key column only)
+        raw_keys as (
+            select distinct
+                {%- for expression in key_sql.values() %}
+                {{ expression }} as _source_key_{{ loop.index }}{{ "," if not loop.last }}
+                {%- endfor %}
+            from {{ relation }}
         ),
 
-        {%- if once %}
-
-        raw_rows as (
-            select * from {{ relation }}
+        -- staged keys without a raw row: deleted in Bitrix
+        gone_keys as (
+            select {{ bitrix_omni.bitrix_staged_keys(raw_table) }}
+            from {{ this }} as staged
+            where not exists (
+                select 1
+                from raw_keys
+                where {{ bitrix_omni.bitrix_is_staged_key(raw_table, 'raw_keys') }}
+            )
         ),
-        {%- endif %}
+
+        -- every raw row of a changed key
+        changed_rows as (
+            select
+                {{ bitrix_omni.bitrix_quoted_csv(columns, 'keyed.') }},
+                {{ bitrix_omni.bx_row_hash(columns, 'keyed.') }} as _source_row_hash
+            from (
+                select
+                    *,
+                    {%- for expression in key_sql.values() %}
+                    {{ expression }} as _source_key_{{ loop.index }}{{ "," if not loop.last }}
+                    {%- endfor %}
+                from {{ relation }}
+            ) as keyed
+            where {{ bitrix_omni.bitrix_has_changed_key(raw_table, 'keyed') }}
+        )
+{%- endmacro %}
+
+
+{#-
+    PostgreSQL: without computing the key of every raw row (the safe cast is a pattern
+    match per row). A staged key read as text (`cast(key as text)`) is what a raw key
+    column holds, trimmed, for that key: every cleaning macro of a key trims first and
+    gives that text back as the same key. So a raw row whose trimmed key text is a staged
+    key's has that key; only the others (new keys, keys written another way: '07', '+7')
+    get their key computed (`other_raw`). A staged key is gone when no raw row has its text
+    and no other raw row its key; the rows of a changed key are those with its text plus
+    the other raw rows with its key.
+-#}
+{% macro default__bitrix_loaded_changes(raw_table, relation, physical, since, columns, row_hash) %}
+    {%- set key_sql = bitrix_omni.bitrix_raw_key_sql(raw_table) -%}
+    {%- set raw_key_columns = bitrix_omni.bitrix_raw_key_columns(raw_table) -%}
+    {#- the raw rows, under bitrix_source's alias `raw_<table>` -#}
+    {%- set alias = 'raw_' ~ raw_table['name'] -%}
+    {%- set raw = relation -%}
+    {%- set text_match = [] -%}
+    {%- for column_name, raw_column in raw_key_columns.items() -%}
+        {%- do text_match.append('trim(' ~ alias ~ '.' ~ adapter.quote(raw_column) ~ ') = cast(staged.'
+            ~ adapter.quote(column_name) ~ ' as ' ~ dbt.type_string() ~ ')') -%}
+    {%- endfor %}
+    {{ bitrix_omni.bitrix_recent_rows_cte(raw_table, physical, since, key_sql, row_hash) }},
 
         {{ bitrix_omni.bitrix_changed_keys_cte(raw_table, 'recent') }},
 
@@ -355,22 +411,6 @@
 {%- endmacro %}
 
 
-{#- Whether a run that reads the raw rows several times reads them once into a CTE: DuckDB
-    (a CSV file is parsed whole by every read); not PostgreSQL (a copy of the table would
-    spill to disk; its scans are cheap). -#}
-{% macro bitrix_read_raw_once() %}
-    {{ return(adapter.dispatch('bitrix_read_raw_once', 'bitrix_omni')()) }}
-{% endmacro %}
-
-{% macro default__bitrix_read_raw_once() %}
-    {{ return(false) }}
-{% endmacro %}
-
-{% macro duckdb__bitrix_read_raw_once() %}
-    {{ return(true) }}
-{% endmacro %}
-
-
 {#- The marks of the staging models that read a load-time column: the newest load time
     of the raw table when the model last ran (macros/staging/bitrix_incremental.sql). -#}
 {% macro source_marks_relation() %}
@@ -395,10 +435,12 @@
 {#- Where this run's look for changed rows starts ('YYYY-MM-DD HH:MM:SS'): this model's
     mark less `bitrix_omni_loaded_at_lookback_minutes` (rows the replication commits late,
     or stamps before it commits them, must fall inside it); none (compare every row) when
-    the raw table has no load-time column or the model no mark yet. -#}
+    the raw table has no load-time column, cannot skip rows by it, or the model has no
+    mark yet. -#}
 {% macro bitrix_loaded_since(physical) %}
     {%- set marks = bitrix_omni.source_marks_relation() -%}
     {%- if bitrix_omni.bitrix_loaded_at_column(physical) is none
+        or not bitrix_omni.bitrix_loaded_at_pays_off(physical)
         or adapter.get_relation(database=marks.database, schema=marks.schema,
             identifier=marks.identifier) is none -%}
         {{ return(none) }}
@@ -412,6 +454,24 @@
         {{ return(none) }}
     {%- endif -%}
     {{ return((found - modules.datetime.timedelta(minutes=lookback)).strftime('%Y-%m-%d %H:%M:%S')) }}
+{% endmacro %}
+
+
+{#- Whether reading only the rows loaded since the mark saves work on this raw table: a
+    table (PostgreSQL; an index on the column lets the scan skip the rest) or a Parquet
+    file (row groups skipped by the column's statistics), not a CSV file, which is parsed
+    whole by every read: comparing all its rows in one read costs less than the load-time
+    path's three reads. -#}
+{% macro bitrix_loaded_at_pays_off(physical) %}
+    {{ return(adapter.dispatch('bitrix_loaded_at_pays_off', 'bitrix_omni')(physical)) }}
+{% endmacro %}
+
+{% macro default__bitrix_loaded_at_pays_off(physical) %}
+    {{ return(true) }}
+{% endmacro %}
+
+{% macro duckdb__bitrix_loaded_at_pays_off(physical) %}
+    {{ return((physical['from'] | string).startswith('read_parquet(')) }}
 {% endmacro %}
 
 

@@ -1,7 +1,9 @@
 """Operations on a directory of exported Bitrix tables (<table>.csv files).
 
 ``export_until`` gives the export as it looked at an earlier moment: the incremental tests
-and the hourly-run benchmark build on it first, then on the full export.
+and the hourly-run benchmarks build on it first, then on the full export.
+``as_replicated_parquet`` gives the export as a replication into Parquet files would
+leave it: every row stamped with its load time, files in load-time order.
 """
 
 from __future__ import annotations
@@ -52,5 +54,56 @@ def export_until(source: Path, target: Path, cutoff: str) -> Path:
                 ) to '{target / path.name}' (header, delimiter ',')
                 """,
                 [str(path), cutoff],
+            )
+    return target
+
+
+LOADED_AT = "_LOADED_AT"
+
+
+def as_replicated_parquet(source: Path, target: Path, loaded_from: str, loaded_until: str) -> Path:
+    """Copy the CSV export ``source`` to ``target`` as one Parquet file per table, with
+    ``_LOADED_AT`` (timestamp) as a replication tool stamps it: the row's creation time
+    where the table has one (``TIME_COLUMNS``), else a moment in
+    [``loaded_from``, ``loaded_until``) picked by a hash of the row (loaded over time, not
+    all at once). Rows are written in load-time order, the order appends leave them in, so
+    a reader filtering on ``_LOADED_AT`` skips the row groups loaded before its mark.
+
+    The same row gets the same load time in every export converted with the same bounds:
+    an export cut at ``loaded_until`` (``export_until``) and the full export differ by their
+    new rows only. Columns stay text, as in the CSV contract. Other files are copied;
+    ``target`` is replaced if it exists.
+    """
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    with duckdb.connect() as connection:
+        span = connection.execute(
+            "select epoch(cast(? as timestamp)) - epoch(cast(? as timestamp))",
+            [loaded_until, loaded_from],
+        ).fetchone()[0]
+        if span <= 0:
+            raise ValueError(f"loaded_until {loaded_until} is not after loaded_from {loaded_from}")
+        spread = (
+            f"cast('{loaded_from}' as timestamp)"
+            f" + to_seconds(cast(hash(raw) % {int(span)} as bigint))"
+        )
+        for path in sorted(source.iterdir()):
+            if path.suffix != ".csv" or path.name.startswith("_"):
+                shutil.copy(path, target / path.name)
+                continue
+            column = TIME_COLUMNS.get(path.stem)
+            stamp = (
+                f'coalesce(try_cast(raw."{column}" as timestamp), {spread})' if column else spread
+            )
+            connection.execute(
+                f"""
+                copy (
+                    select raw.*, {stamp} as "{LOADED_AT}"
+                    from read_csv(?, all_varchar = true, header = true) as raw
+                    order by "{LOADED_AT}"
+                ) to '{target / (path.stem + ".parquet")}' (format parquet)
+                """,
+                [str(path)],
             )
     return target

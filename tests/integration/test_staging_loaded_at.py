@@ -1,22 +1,24 @@
 """Incremental staging with a load-time column (var `bitrix_omni_loaded_at_column`): a run
 compares only the raw rows loaded since the model's mark (less the lookback), still finds
-deleted keys and reads every raw row of a changed key; a table without the column is
-compared whole; a run with the var empty compares everything again (the nightly run)."""
+deleted keys and reads every raw row of a changed key; a table without the column, or a CSV
+file (parsed whole by any read), is compared whole; a run with the var empty compares
+everything again (the nightly run). DuckDB reads the raw tables as Parquet files here."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
+import duckdb
 import pytest
 from dbt_runner import DbtRun, run_dbt, staging_tables
 from export_edits import mutate, read_table, write_table
 
+from bitrix_omni.exports import LOADED_AT, as_replicated_parquet, export_until
 from bitrix_omni.generate import generate
 
 pytestmark = pytest.mark.integration
 
-LOADED_AT = "_LOADED_AT"
 FIRST_LOAD = "2023-01-01 00:00:00"
 OLD_LOAD = "2024-01-01 00:00:00"
 NEW_LOAD = "2024-06-01 00:00:00"
@@ -35,6 +37,17 @@ def with_load_time(data_dir: Path, table: str) -> None:
         [*header, LOADED_AT],
         [[*row, load] for row, load in zip(body, loads, strict=True)],
     )
+
+
+def as_parquet(data_dir: Path, table: str) -> None:
+    """The table's CSV file as a Parquet file (text columns), as a replica in files."""
+    csv_file = data_dir / f"{table}.csv"
+    with duckdb.connect() as connection:
+        connection.execute(
+            f"copy (select * from read_csv('{csv_file}', all_varchar = true, header = true))"
+            f" to '{data_dir / (table + '.parquet')}' (format parquet)"
+        )
+    csv_file.unlink()
 
 
 def edit_order(row_number: int, status: str, reload: bool):
@@ -75,6 +88,7 @@ def exports(tmp_path_factory) -> dict:
     early = base / "early"
     generate(early, 300, seed=12)
     with_load_time(early, "b_sale_order")
+    with_load_time(early, "b_sale_fuser")  # stays CSV: compared whole
     final = base / "final"
     shutil.copytree(early, final)
     changes = {
@@ -87,6 +101,8 @@ def exports(tmp_path_factory) -> dict:
     }
     # deleted last: the rows above are addressed by position
     changes["deleted"] = mutate(final, "b_sale_order", delete_third)
+    for data_dir in (early, final):
+        as_parquet(data_dir, "b_sale_order")
     return {"early": early, "final": final, "changes": changes}
 
 
@@ -122,9 +138,11 @@ def runs(exports, tmp_path_factory) -> dict:
     first = snapshot(first, work, "first")
     second = run_dbt(args, exports["final"], work)
     assert second.returncode == 0, second.output[-4000:]
-    compiled = (
-        work / "target/compiled/bitrix_omni/models/staging/bitrix/stg_bitrix__orders.sql"
-    ).read_text()
+    compiled_dir = work / "target/compiled/bitrix_omni/models/staging/bitrix"
+    compiled = {
+        model: (compiled_dir / f"{model}.sql").read_text()
+        for model in ("stg_bitrix__orders", "stg_bitrix__sale_fusers")
+    }
     second = snapshot(second, work, "second")
     nightly = run_dbt(STAGING, exports["final"], work)
     assert nightly.returncode == 0, nightly.output[-4000:]
@@ -150,16 +168,29 @@ def marks(run: DbtRun) -> dict[str, str]:
 
 
 def test_marks_hold_the_newest_load_time_of_tables_with_the_column(runs):
-    assert marks(runs["first"]) == {"stg_bitrix__orders": OLD_LOAD}
-    assert marks(runs["second"]) == {"stg_bitrix__orders": NEW_LOAD}
+    assert marks(runs["first"]) == {
+        "stg_bitrix__orders": OLD_LOAD,
+        "stg_bitrix__sale_fusers": OLD_LOAD,
+    }
+    assert marks(runs["second"]) == {
+        "stg_bitrix__orders": NEW_LOAD,
+        "stg_bitrix__sale_fusers": OLD_LOAD,
+    }
     # a run without the var drops the mark: the next run with it compares every row
     assert marks(runs["nightly"]) == {}
 
 
 def test_only_rows_loaded_since_the_mark_less_the_lookback_are_compared(runs):
-    compiled = runs["compiled"]
+    compiled = runs["compiled"]["stg_bitrix__orders"]
     assert "\"_LOADED_AT\" >= '2023-12-31 00:00:00'" in compiled  # the default 1440 minutes
     assert "recent as (" in compiled
+    assert "raw_keys as (" in compiled  # DuckDB: deleted keys from the key column alone
+
+
+def test_a_csv_file_with_the_column_is_compared_whole(runs):
+    compiled = runs["compiled"]["stg_bitrix__sale_fusers"]
+    assert "recent as (" not in compiled
+    assert "hashed as (" in compiled
 
 
 def test_loaded_rows_deleted_and_new_keys_are_staged(exports, runs):
@@ -207,3 +238,74 @@ def test_a_bad_lookback_fails_clearly(exports, tmp_path):
     )
     assert failed.returncode != 0
     assert "bitrix_omni_loaded_at_lookback_minutes must be a number of minutes" in failed.output
+
+
+REPLICA_CUTOFF = "2024-10-01 00:00:00"
+
+
+@pytest.fixture(scope="module")
+def replicas(tmp_path_factory) -> dict:
+    """A CSV export, the same cut at REPLICA_CUTOFF, and both as replicated Parquet files."""
+    base = tmp_path_factory.mktemp("replicas")
+    csv = base / "csv"
+    generate(csv, 300, seed=5)
+    early_csv = export_until(csv, base / "early_csv", REPLICA_CUTOFF)
+    bounds = ("2024-01-01 00:00:00", REPLICA_CUTOFF)
+    return {
+        "csv": csv,
+        "early": as_replicated_parquet(early_csv, base / "early", *bounds),
+        "final": as_replicated_parquet(csv, base / "final", *bounds),
+    }
+
+
+def test_a_replica_stamps_each_row_alike_in_both_exports_and_in_load_order(replicas):
+    early = replicas["early"] / "b_crm_field_multi.parquet"
+    final = replicas["final"] / "b_sale_order.parquet"
+    with duckdb.connect() as connection:
+        loads = connection.execute(f"select {LOADED_AT} from '{final}'").fetchall()
+        assert loads == sorted(loads)
+        # a table without a creation time: spread before the cutoff, the same in both
+        assert connection.execute(
+            f"select count(*), max({LOADED_AT}) < '{REPLICA_CUTOFF}' from '{early}'"
+        ).fetchone() == (
+            connection.execute(
+                f"select count(*) from '{early}' e"
+                f" join '{replicas['final'] / 'b_crm_field_multi.parquet'}' f"
+                f" using (ID, {LOADED_AT})"
+            ).fetchone()[0],
+            True,
+        )
+        # a table with one: the creation time, so the rows new since the cutoff are newer
+        new = connection.execute(
+            f"select count(*), min({LOADED_AT}) >= '{REPLICA_CUTOFF}' from '{final}'"
+            f" where DATE_INSERT >= '{REPLICA_CUTOFF}'"
+        ).fetchone()
+        assert new[0] > 0 and new[1]
+
+
+def test_staging_a_replica_run_after_run_equals_a_full_build_of_the_csv(replicas, tmp_path):
+    args = [*STAGING, "--vars", VARS]
+    first = run_dbt(args, replicas["early"], tmp_path / "runs")
+    assert first.returncode == 0, first.output[-4000:]
+    second = run_dbt(args, replicas["final"], tmp_path / "runs")
+    assert second.returncode == 0, second.output[-4000:]
+    compiled = (
+        tmp_path
+        / "runs/target/compiled/bitrix_omni/models/staging/bitrix/stg_bitrix__basket_items.sql"
+    ).read_text()
+    assert "recent as (" in compiled  # the load-time path, not the full compare
+    assert (
+        second.scalar(
+            "select count(*) from main.bitrix_omni_source_marks"
+            f" where loaded_through >= '{REPLICA_CUTOFF}'"
+        )
+        > 0
+    )
+    reference = run_dbt(STAGING, replicas["csv"], tmp_path / "reference")
+    assert reference.returncode == 0, reference.output[-4000:]
+    tables = staging_tables(reference)
+    assert len(tables) == 22
+    for table in tables:
+        assert second.rows_without(f"main_staging.{table}", ("_staged_at",)) == (
+            reference.rows_without(f"main_staging.{table}", ("_staged_at",))
+        ), table
