@@ -287,9 +287,10 @@
 
         {{ bitrix_omni.bitrix_changed_keys_cte(raw_table, 'recent') }},
 
-        -- every raw key (the reader reads the key column only)
+        -- every raw key (the reader reads the key column only; the anti-join below needs
+        -- no distinct keys)
         raw_keys as (
-            select distinct
+            select
                 {%- for expression in key_sql.values() %}
                 {{ expression }} as _source_key_{{ loop.index }}{{ "," if not loop.last }}
                 {%- endfor %}
