@@ -541,8 +541,8 @@
     incremental, gets no statement.
 -#}
 {% macro bitrix_log_tombstones() %}
-    {%- set raw_table = config.meta_get('bitrix_raw_table') if execute else none -%}
-    {%- if not raw_table or not bitrix_omni.incremental_hook_runs() -%}
+    {%- set raw_table = bitrix_omni.bitrix_tombstone_hook_table() -%}
+    {%- if not raw_table -%}
         {{ return('') }}
     {%- endif -%}
     {%- set key_text = [] -%}
@@ -561,10 +561,17 @@
 
 
 {% macro bitrix_delete_tombstones() %}
-    {%- if not execute or not config.meta_get('bitrix_raw_table')
-        or not bitrix_omni.incremental_hook_runs() -%}
+    {%- if not bitrix_omni.bitrix_tombstone_hook_table() -%}
         {{ return('') }}
     {%- endif -%}
     delete from {{ this }}
     where _source_row_hash is null
+{% endmacro %}
+
+
+{#- The model's raw table (meta `bitrix_raw_table`) when its tombstone hooks write (an
+    incremental run of a staging model), else none. -#}
+{% macro bitrix_tombstone_hook_table() %}
+    {%- set raw_table = config.meta_get('bitrix_raw_table') if execute else none -%}
+    {{ return(raw_table if raw_table and bitrix_omni.incremental_hook_runs() else none) }}
 {% endmacro %}
