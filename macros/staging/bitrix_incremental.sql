@@ -90,7 +90,8 @@
     (`bitrix_omni_source_marks`), the changed keys are looked for only among the rows loaded
     since the mark, less `bitrix_omni_loaded_at_lookback_minutes`: the rest of the table is
     read for its keys (deleted keys) and for the rows of the changed keys, but not hashed
-    and compared (bitrix_loaded_changes; models with a one-column key). A row changed
+    and compared (bitrix_loaded_changes; models with a one-column key, on a raw table
+    that can skip rows by the column: bitrix_loaded_at_pays_off). A row changed
     without a new load time is then not seen; a run with the var empty compares every row
     again.
 -#}
@@ -341,7 +342,6 @@
     {%- set raw_key_columns = bitrix_omni.bitrix_raw_key_columns(raw_table) -%}
     {#- the raw rows, under bitrix_source's alias `raw_<table>` -#}
     {%- set alias = 'raw_' ~ raw_table['name'] -%}
-    {%- set raw = relation -%}
     {%- set text_match = [] -%}
     {%- for column_name, raw_column in raw_key_columns.items() -%}
         {%- do text_match.append('trim(' ~ alias ~ '.' ~ adapter.quote(raw_column) ~ ') = cast(staged.'
@@ -358,7 +358,7 @@
                 {%- for expression in key_sql.values() %}
                 {{ expression }} as _source_key_{{ loop.index }}{{ "," if not loop.last }}
                 {%- endfor %}
-            from {{ raw }}
+            from {{ relation }}
             where not exists (
                 select 1
                 from {{ this }} as staged
@@ -373,7 +373,7 @@
             where
                 not exists (
                     select 1
-                    from {{ raw }}
+                    from {{ relation }}
                     where {{ text_match | join(' and ') }}
                 )
                 and not exists (
@@ -392,7 +392,7 @@
             select
                 {{ bitrix_omni.bitrix_quoted_csv(columns, alias ~ '.') }},
                 {{ bitrix_omni.bx_row_hash(columns, alias ~ '.') }} as _source_row_hash
-            from {{ raw }}
+            from {{ relation }}
             inner join (
                 select staged.*
                 from {{ this }} as staged
