@@ -138,25 +138,14 @@
         hashed as (
             select
                 {{ bitrix_omni.bitrix_quoted_csv(columns) }},
-                {%- for expression in key_sql.values() %}
-                {{ expression }} as _source_key_{{ loop.index }},
-                {%- endfor %}
+                {{ bitrix_omni.bitrix_raw_keys(key_sql) }},
                 {{ row_hash }} as _source_row_hash
             from {{ relation }}
         ),
 
         {{ bitrix_omni.bitrix_changed_keys_cte(raw_table, 'hashed') }},
 
-        -- staged keys without a raw row: deleted in Bitrix
-        gone_keys as (
-            select {{ bitrix_omni.bitrix_staged_keys(raw_table) }}
-            from {{ this }} as staged
-            where not exists (
-                select 1
-                from hashed
-                where {{ bitrix_omni.bitrix_is_staged_key(raw_table, 'hashed') }}
-            )
-        ),
+        {{ bitrix_omni.bitrix_gone_keys_cte(raw_table, 'hashed') }},
 
         changed_rows as (
             select hashed.*
@@ -188,6 +177,14 @@
     ) as changed_{{ raw_table['name'] }}
     {%- endset -%}
     {{ return(body) }}
+{% endmacro %}
+
+
+{#- The raw key expressions (bitrix_raw_key_sql) as `_source_key_<n>`, comma-separated. -#}
+{% macro bitrix_raw_keys(key_sql) %}
+    {%- for expression in key_sql.values() -%}
+        {{ expression }} as _source_key_{{ loop.index }}{{ ", " if not loop.last }}
+    {%- endfor -%}
 {% endmacro %}
 
 
@@ -234,6 +231,22 @@
 {%- endmacro %}
 
 
+{#- The `gone_keys` CTE: the staged keys that no row of `raw_keys` (a CTE with
+    _source_key_<n> for every raw row) has: deleted in Bitrix. -#}
+{% macro bitrix_gone_keys_cte(raw_table, raw_keys) %}
+        -- staged keys without a raw row: deleted in Bitrix
+        gone_keys as (
+            select {{ bitrix_omni.bitrix_staged_keys(raw_table) }}
+            from {{ this }} as staged
+            where not exists (
+                select 1
+                from {{ raw_keys }}
+                where {{ bitrix_omni.bitrix_is_staged_key(raw_table, raw_keys) }}
+            )
+        )
+{%- endmacro %}
+
+
 {#- Whether the row of `relation` (with _source_key_<n>) has a key in `changed_keys`. -#}
 {% macro bitrix_has_changed_key(raw_table, relation) %}
     exists (
@@ -265,9 +278,7 @@
         -- rows the replication loaded since the last run (less the lookback)
         recent as (
             select
-                {%- for expression in key_sql.values() %}
-                {{ expression }} as _source_key_{{ loop.index }},
-                {%- endfor %}
+                {{ bitrix_omni.bitrix_raw_keys(key_sql) }},
                 {{ row_hash }} as _source_row_hash
             from {{ bitrix_omni.bitrix_source(
                 raw_table['name'], raw_table.get('extra_columns', []), loaded_since=since,
@@ -292,22 +303,11 @@
         -- no distinct keys)
         raw_keys as (
             select
-                {%- for expression in key_sql.values() %}
-                {{ expression }} as _source_key_{{ loop.index }}{{ "," if not loop.last }}
-                {%- endfor %}
+                {{ bitrix_omni.bitrix_raw_keys(key_sql) }}
             from {{ relation }}
         ),
 
-        -- staged keys without a raw row: deleted in Bitrix
-        gone_keys as (
-            select {{ bitrix_omni.bitrix_staged_keys(raw_table) }}
-            from {{ this }} as staged
-            where not exists (
-                select 1
-                from raw_keys
-                where {{ bitrix_omni.bitrix_is_staged_key(raw_table, 'raw_keys') }}
-            )
-        ),
+        {{ bitrix_omni.bitrix_gone_keys_cte(raw_table, 'raw_keys') }},
 
         -- every raw row of a changed key
         changed_rows as (
@@ -317,9 +317,7 @@
             from (
                 select
                     *,
-                    {%- for expression in key_sql.values() %}
-                    {{ expression }} as _source_key_{{ loop.index }}{{ "," if not loop.last }}
-                    {%- endfor %}
+                    {{ bitrix_omni.bitrix_raw_keys(key_sql) }}
                 from {{ relation }}
             ) as keyed
             where {{ bitrix_omni.bitrix_has_changed_key(raw_table, 'keyed') }}
@@ -355,9 +353,7 @@
         other_raw as (
             select
                 {{ alias }}.*,
-                {%- for expression in key_sql.values() %}
-                {{ expression }} as _source_key_{{ loop.index }}{{ "," if not loop.last }}
-                {%- endfor %}
+                {{ bitrix_omni.bitrix_raw_keys(key_sql) }}
             from {{ relation }}
             where not exists (
                 select 1
