@@ -2,7 +2,9 @@
 compares only the raw rows loaded since the model's mark (less the lookback), still finds
 deleted keys and reads every raw row of a changed key; a table without the column, or a CSV
 file (parsed whole by any read), is compared whole; a run with the var empty compares
-everything again (the nightly run). DuckDB reads the raw tables as Parquet files here."""
+everything again (the nightly run). The orders are a Parquet file here, the path DuckDB
+takes; a replica of a whole generated export (`as_replicated_parquet`) staged run after run
+equals a full build of the CSV export."""
 
 from __future__ import annotations
 
