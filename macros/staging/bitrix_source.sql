@@ -4,7 +4,8 @@
     lower-case name. Staging models select from it and do the typing and cleaning.
 
     Why a macro and not a plain `source()`:
-    - on DuckDB the tables are files (`<dir>/<table>.parquet|csv`), on PostgreSQL a
+    - on DuckDB the tables are files (`<dir>/<table>.parquet`, a folder `<dir>/<table>/` of
+      Parquet files, or `<dir>/<table>.csv`), on PostgreSQL a
       replicated schema whose column names may be upper case (quoted) or lower case;
     - a table of a module the site does not have (sender, CRM) must behave as an
       empty table, with a warning, not break the build;
@@ -163,20 +164,24 @@
 {% endmacro %}
 
 
-{#- DuckDB: one file per table in the data directory, Parquet preferred over CSV. -#}
+{#- DuckDB: per table in the data directory, the first that exists of a Parquet file
+    `<table>.parquet`, a folder of Parquet files `<table>/` (any depth: a replication that
+    writes one file per batch; files may differ in columns, matched by name) and a CSV file
+    `<table>.csv`. -#}
 {% macro duckdb__bitrix_source_physical(relation, table_name) %}
     {%- set data_dir = bitrix_omni.bitrix_data_dir() -%}
     {#- a namespace: a plain `set` inside a for loop does not leave the loop -#}
     {%- set found = namespace(reader=none) -%}
-    {%- for extension in ['parquet', 'csv'] -%}
-        {%- set path = data_dir ~ '/' ~ table_name ~ '.' ~ extension -%}
+    {%- for pattern in ['.parquet', '/**/*.parquet', '.csv'] -%}
+        {%- set path = data_dir ~ '/' ~ table_name ~ pattern -%}
         {%- if found.reader is none and run_query(
             "select count(*) from glob(" ~ bitrix_omni.sql_literal(path) ~ ")"
         ).columns[0].values()[0] > 0 -%}
-            {%- if extension == 'parquet' -%}
-                {%- set found.reader = "read_parquet(" ~ bitrix_omni.sql_literal(path) ~ ")" -%}
-            {%- else -%}
+            {%- if pattern == '.csv' -%}
                 {%- set found.reader = bitrix_omni.bitrix_read_csv(path) -%}
+            {%- else -%}
+                {%- set found.reader = "read_parquet(" ~ bitrix_omni.sql_literal(path)
+                    ~ ", union_by_name = true)" -%}
             {%- endif -%}
         {%- endif -%}
     {%- endfor -%}

@@ -285,7 +285,46 @@ def test_a_replica_stamps_each_row_alike_in_both_exports_and_in_load_order(repli
         assert new[0] > 0 and new[1]
 
 
-def test_staging_a_replica_run_after_run_equals_a_full_build_of_the_csv(replicas, tmp_path):
+def in_batch_files(replica: Path, earlier: Path | None, target: Path) -> Path:
+    """The replica as a replication that writes one file per batch leaves it: a folder per
+    table, with the rows of `earlier` (a replica of an earlier moment) in one file and the
+    rows added since in another."""
+    target.mkdir()
+    with duckdb.connect() as connection:
+        for path in sorted(replica.glob("*.parquet")):
+            folder = target / path.stem
+            folder.mkdir()
+            if earlier is None:
+                shutil.copy(path, folder / "batch-1.parquet")
+                continue
+            shutil.copy(earlier / path.name, folder / "batch-1.parquet")
+            connection.execute(
+                f"copy (select * from '{path}' except all select * from '{earlier / path.name}')"
+                f" to '{folder / 'batch-2.parquet'}' (format parquet)"
+            )
+    return target
+
+
+@pytest.fixture(scope="module")
+def csv_reference(replicas, tmp_path_factory) -> DbtRun:
+    """Staging built whole from the CSV export."""
+    reference = run_dbt(STAGING, replicas["csv"], tmp_path_factory.mktemp("csv_reference"))
+    assert reference.returncode == 0, reference.output[-4000:]
+    return reference
+
+
+def assert_staging_equal(run: DbtRun, reference: DbtRun) -> None:
+    tables = staging_tables(reference)
+    assert len(tables) == 22
+    for table in tables:
+        assert run.rows_without(f"main_staging.{table}", ("_staged_at",)) == (
+            reference.rows_without(f"main_staging.{table}", ("_staged_at",))
+        ), table
+
+
+def test_staging_a_replica_run_after_run_equals_a_full_build_of_the_csv(
+    replicas, csv_reference, tmp_path
+):
     args = [*STAGING, "--vars", VARS]
     first = run_dbt(args, replicas["early"], tmp_path / "runs")
     assert first.returncode == 0, first.output[-4000:]
@@ -303,11 +342,23 @@ def test_staging_a_replica_run_after_run_equals_a_full_build_of_the_csv(replicas
         )
         > 0
     )
-    reference = run_dbt(STAGING, replicas["csv"], tmp_path / "reference")
-    assert reference.returncode == 0, reference.output[-4000:]
-    tables = staging_tables(reference)
-    assert len(tables) == 22
-    for table in tables:
-        assert second.rows_without(f"main_staging.{table}", ("_staged_at",)) == (
-            reference.rows_without(f"main_staging.{table}", ("_staged_at",))
-        ), table
+    assert_staging_equal(second, csv_reference)
+
+
+def test_a_replica_in_batch_files_per_table_is_staged_like_the_csv(
+    replicas, csv_reference, tmp_path
+):
+    early = in_batch_files(replicas["early"], None, tmp_path / "early")
+    final = in_batch_files(replicas["final"], replicas["early"], tmp_path / "final")
+    assert len(list((final / "b_sale_order").glob("*.parquet"))) == 2
+    args = [*STAGING, "--vars", VARS]
+    first = run_dbt(args, early, tmp_path / "runs")
+    assert first.returncode == 0, first.output[-4000:]
+    second = run_dbt(args, final, tmp_path / "runs")
+    assert second.returncode == 0, second.output[-4000:]
+    compiled = (
+        tmp_path / "runs/target/compiled/bitrix_omni/models/staging/bitrix/stg_bitrix__orders.sql"
+    ).read_text()
+    assert "b_sale_order/**/*.parquet" in compiled
+    assert "recent as (" in compiled
+    assert_staging_equal(second, csv_reference)
