@@ -63,6 +63,18 @@ def staging_tables(run: DbtRun) -> list[str]:
     ]
 
 
+def assert_staging_equal(run: DbtRun, reference: DbtRun) -> None:
+    """`run` has the 22 staging tables of `reference`, row for row (without `_staged_at`,
+    when each run staged a row)."""
+    tables = staging_tables(reference)
+    assert len(tables) == 22
+    assert staging_tables(run) == tables
+    for table in tables:
+        assert run.rows_without(f"main_staging.{table}", ("_staged_at",)) == (
+            reference.rows_without(f"main_staging.{table}", ("_staged_at",))
+        ), table
+
+
 def run_dbt(
     args: list[str],
     data_dir: Path,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from dbt_runner import PROJECT_DIR, DbtRun, run_dbt, staging_tables
+from dbt_runner import PROJECT_DIR, DbtRun, assert_staging_equal, run_dbt
 from export_edits import delete_first, edit_first, is_before, mutate
 
 from bitrix_omni.exports import export_until
@@ -19,11 +19,6 @@ pytestmark = pytest.mark.integration
 
 CUTOFF = "2024-10-01 00:00:00"
 STAGING = ["run", "--select", "path:models/staging"]
-
-
-def rows(run: DbtRun, table: str) -> list[tuple]:
-    """The staged rows without `_staged_at` (when each run staged them)."""
-    return run.query(f"select * exclude (_staged_at) from main_staging.{table} order by all")
 
 
 def newer_duplicate(header: list[str], body: list[list[str]]) -> str:
@@ -150,11 +145,7 @@ def test_the_changes_hit_rows_staged_by_the_first_run(exports, runs):
 
 def test_incremental_run_equals_a_full_build(runs):
     second, reference = runs["second"], runs["reference"]
-    tables = staging_tables(reference)
-    assert len(tables) == 22
-    assert staging_tables(second) == tables
-    for table in tables:
-        assert rows(second, table) == rows(reference, table), table
+    assert_staging_equal(second, reference)
 
 
 def test_deleted_keys_are_logged(exports, runs):
@@ -226,8 +217,7 @@ def test_the_second_run_was_incremental(exports, runs):
     refreshed = run_dbt([*STAGING, "--full-refresh"], final, incremental_dir)
     assert refreshed.returncode == 0, refreshed.output[-4000:]
     reference = runs["reference"]
-    for table in staging_tables(reference):
-        assert rows(refreshed, table) == rows(reference, table), table
+    assert_staging_equal(refreshed, reference)
 
 
 def _set_marker(database: Path) -> int:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from dbt_runner import DbtRun, run_dbt, staging_tables
+from dbt_runner import DbtRun, assert_staging_equal, run_dbt
 from export_edits import mutate, read_table, write_table
 
 from bitrix_omni.exports import LOADED_AT, as_replicated_parquet, export_until
@@ -219,13 +219,7 @@ def test_a_row_changed_without_a_new_load_time_waits_for_the_nightly_run(exports
 
 
 def test_after_the_nightly_run_staging_equals_a_full_build(runs):
-    nightly, reference = runs["nightly"], runs["reference"]
-    tables = staging_tables(reference)
-    assert len(tables) == 22
-    for table in tables:
-        assert nightly.rows_without(f"main_staging.{table}", ("_staged_at",)) == (
-            reference.rows_without(f"main_staging.{table}", ("_staged_at",))
-        ), table
+    assert_staging_equal(runs["nightly"], runs["reference"])
 
 
 def test_a_bad_lookback_fails_clearly(exports, tmp_path):
@@ -311,15 +305,6 @@ def csv_reference(replicas, tmp_path_factory) -> DbtRun:
     reference = run_dbt(STAGING, replicas["csv"], tmp_path_factory.mktemp("csv_reference"))
     assert reference.returncode == 0, reference.output[-4000:]
     return reference
-
-
-def assert_staging_equal(run: DbtRun, reference: DbtRun) -> None:
-    tables = staging_tables(reference)
-    assert len(tables) == 22
-    for table in tables:
-        assert run.rows_without(f"main_staging.{table}", ("_staged_at",)) == (
-            reference.rows_without(f"main_staging.{table}", ("_staged_at",))
-        ), table
 
 
 def test_staging_a_replica_run_after_run_equals_a_full_build_of_the_csv(
