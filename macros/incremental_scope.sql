@@ -275,3 +275,15 @@ union all
 {% macro bigint_fingerprint(row_hashes) %}
     cast(sum({{ row_hashes }}) % 9223372036854775807 as bigint)
 {%- endmacro %}
+
+
+{#- The `replace_all` incremental strategy: the run's rows replace every stored row. For a
+    model that computes its whole (small) result from the stored one, as the guards'
+    verdicts: unlike a table it has `is_incremental()`, so a `--full-refresh` run still
+    computes from nothing. -#}
+{% macro get_incremental_replace_all_sql(arg_dict) %}
+    {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
+    delete from {{ arg_dict['target_relation'] }};
+    insert into {{ arg_dict['target_relation'] }} ({{ columns }})
+    select {{ columns }} from {{ arg_dict['temp_relation'] }}
+{%- endmacro %}

@@ -10,11 +10,20 @@ holder rows are read, their link-groups are found by closing the holders under t
 verdicts follow as in :func:`~bitrix_omni.identity.guard_identifiers`, whose frame this
 returns (a property test compares the two).
 
+An hourly run re-checks only the values that can have changed (:func:`run_guards`): the
+values held by a record in a link component around the records whose inputs changed since
+the stored verdicts, and the values guarded then. Every other value was not guarded and
+keeps its holders and their link-groups, so it stays unguarded (the argument is in
+:func:`run_guards`; a property test compares the result with a whole run).
+
 ``session`` and the relations are as in :mod:`bitrix_omni.scoped`.
 """
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -31,13 +40,21 @@ from bitrix_omni.identity import (
     _to_pandas,
     checked_cap,
 )
-from bitrix_omni.scoped import _from, _link_neighbours, grow
+from bitrix_omni.pipeline import utc_stamp
+from bitrix_omni.scoped import _count, _from, _link_neighbours, grow
 
-__all__ = ["warehouse_guarded_identifiers"]
+__all__ = ["GuardRun", "guard_config", "run_guards", "warehouse_guarded_identifiers"]
 
 #: Temporary tables: the candidates' holder rows, and their link closure.
 HOLDERS_TABLE = "bitrix_omni_guard_holders"
 GROUPS_TABLE = "bitrix_omni_guard_groups"
+#: Temporary tables of a run that re-checks some values: the link components around the
+#: changed records, and the values to re-check.
+AFFECTED_TABLE = "bitrix_omni_guard_affected"
+VALUES_TABLE = "bitrix_omni_guard_values"
+#: The columns the guard model adds to the verdicts: when the run computed them (the
+#: watermark of the next run) and the configuration they were computed with.
+BUILT_AT, CONFIG = "_built_at", "_guard_config"
 
 
 def _literal(value: str) -> str:
@@ -165,12 +182,23 @@ def warehouse_guarded_identifiers(
     links: str,
     blocklist: frozenset[str],
     max_customers_per_identifier: int,
+    values: str | None = None,
 ) -> pd.DataFrame:
     """:func:`bitrix_omni.identity.guard_identifiers`' frame (:data:`GUARDED_COLUMNS`),
     computed from the relations (SQL queries) of the records, the normalized identifiers
     (``identifier_kind``, ``identifier_value``, ``identifier_hash`` NULL when invalid,
-    ``identifier_masked``) and the links."""
+    ``identifier_masked``) and the links; with ``values`` (a table of distinct
+    ``identifier_kind``, ``identifier_hash``), the verdicts on those values only."""
     cap = checked_cap(max_customers_per_identifier)
+    if values is not None:
+        identifiers = f"""
+            select ids.*
+            from {_from(identifiers, "ids")}
+            inner join {values} as checked
+                on
+                    checked.identifier_kind = ids.identifier_kind
+                    and checked.identifier_hash = ids.identifier_hash
+        """
     session.execute(f"drop table if exists {HOLDERS_TABLE}")
     try:
         session.execute(
@@ -244,3 +272,163 @@ def _verdicts(holders: pa.Table, known: Any, edges: pa.Table, cap: int) -> pd.Da
         ["reason", "distinct_groups", "identifier_hash"], ascending=[True, False, True]
     )
     return _frame(values)
+
+
+def _stored(guarded: pd.DataFrame, built_at: datetime, config: str) -> pd.DataFrame:
+    """The verdicts as the model stores them: ``identifier_kind`` for ``kind``, and the
+    run's time and configuration on every row (typed when empty)."""
+    n = len(guarded)
+    columns: dict[str, Any] = {}
+    for column in GUARDED_COLUMNS:
+        name = "identifier_kind" if column == "kind" else column
+        columns[name] = (
+            np.asarray(guarded[column], dtype=np.int64)
+            if column in ("distinct_groups", "records")
+            else pa.array(guarded[column].tolist(), pa.large_string())
+        )
+    columns[BUILT_AT] = pa.array(np.full(n, utc_stamp(built_at)))
+    columns[CONFIG] = pa.array([config] * n, pa.large_string())
+    return _to_pandas(columns)
+
+
+def guard_config(blocklist: frozenset[str], max_customers_per_identifier: int) -> str:
+    """What the verdicts depend on besides the data (the normalized blocklist and the
+    cap) as a digest, stored with them: a run with another one checks every value."""
+    text = "\n".join([str(checked_cap(max_customers_per_identifier)), *sorted(blocklist)])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class GuardRun:
+    """What a guard run computed: ``rows``, the verdicts as stored; ``changed`` records
+    and ``checked`` values around them, or None when every value was checked."""
+
+    rows: pd.DataFrame
+    changed: int | None
+    checked: int | None
+
+    def summary(self) -> str:
+        guarded = f"{len(self.rows)} values guarded"
+        if self.checked is None:
+            return f"guards: every value checked; {guarded}"
+        return (
+            f"guards: {self.checked} values re-checked around {self.changed} changed "
+            f"records; {guarded}"
+        )
+
+
+def _timestamp(value: datetime) -> str:
+    return f"cast('{value.isoformat(sep=' ')}' as timestamp)"
+
+
+def _watermark(session: Any, previous: str | None, config: str) -> datetime | None:
+    """When the stored verdicts were computed, or None when they cannot be the start of
+    a partial run: none stored, a table from before the columns, no row to tell the time,
+    another configuration."""
+    if previous is None:
+        return None
+    stored = to_arrow(session.sql(f"select * from ({previous}) as stored limit 0"))
+    if BUILT_AT not in stored.column_names or CONFIG not in stored.column_names:
+        return None
+    row = to_arrow(
+        session.sql(
+            f"select max(stored.{BUILT_AT}) as since, min(stored.{CONFIG}) as low,"
+            f" max(stored.{CONFIG}) as high from ({previous}) as stored"
+        )
+    ).to_pylist()[0]
+    if row["since"] is None or row["low"] != config or row["high"] != config:
+        return None
+    return row["since"]
+
+
+def _changed_records(fingerprints: str, record_changes: str, since: datetime) -> str:
+    """Records whose guard inputs changed after ``since``: fingerprint rows written since
+    (new records, changed rows, values, links in either direction, values normalized
+    again) and records logged since (the deleted ones too)."""
+    return f"""
+        select fingerprints.record_key
+        from {_from(fingerprints, "fingerprints")}
+        where fingerprints._built_at > {_timestamp(since)}
+        union
+        select changes.record_table || ':' || cast(changes.record_id as varchar)
+        from {_from(record_changes, "changes")}
+        where changes.logged_at > {_timestamp(since)}
+    """
+
+
+def run_guards(
+    session: Any,
+    records: str,
+    identifiers: str,
+    links: str,
+    blocklist: frozenset[str],
+    max_customers_per_identifier: int,
+    built_at: datetime,
+    *,
+    previous: str | None = None,
+    fingerprints: str | None = None,
+    record_changes: str | None = None,
+    max_share: float = 0.25,
+) -> GuardRun:
+    """The verdicts on every value, computed from the stored ones where possible.
+
+    ``previous`` is the stored verdicts (the model's table; None on a first run or a
+    full refresh), ``fingerprints`` int_identity__record_fingerprints and
+    ``record_changes`` int_identity__record_changes. The records whose inputs changed
+    after the stored verdicts' ``_built_at`` are closed under the links (any link row,
+    also one to a record that is gone), and only the values held in that closure or
+    guarded before are checked; every value is checked on a first run, under another
+    blocklist or cap, without a stored row to date the verdicts, or when the closure
+    passes ``max_share`` of the records (0: always).
+
+    Why the rest stay unguarded: such a value was not guarded, and none of its holders is
+    in the closure. It has the same holders (a record that gained or lost it, or
+    appeared, has a new fingerprint row; one that disappeared is logged), and each holder
+    has the same link-group: a group gains a record or a link only through a changed
+    record (both ends of a changed link get a new fingerprint), and every part of a group
+    that lost a link or a record holds an end of that link or a record linked to the one
+    that disappeared, which the closure reaches. Same holders, same groups, same
+    verdict.
+    """
+    cap = checked_cap(max_customers_per_identifier)
+    config = guard_config(blocklist, cap)
+    since = _watermark(session, previous, config)
+    if since is not None and max_share > 0 and fingerprints and record_changes:
+        assert previous is not None  # the watermark is the stored verdicts'
+        total = _count(session, records)
+        try:
+            changed, size, _ = grow(
+                session,
+                AFFECTED_TABLE,
+                _changed_records(fingerprints, record_changes, since),
+                lambda frontier: _link_neighbours(links, AFFECTED_TABLE, frontier),
+                max_share * max(total, 1),
+            )
+            if size >= 0:
+                session.execute(f"drop table if exists {VALUES_TABLE}")
+                session.execute(
+                    f"""
+                    create temporary table {VALUES_TABLE} as
+                    select ids.identifier_kind, ids.identifier_hash
+                    from {_from(identifiers, "ids")}
+                    where
+                        ids.identifier_hash is not null
+                        and ids.record_key in (select record_key from {AFFECTED_TABLE})
+                    union
+                    select stored.identifier_kind, stored.identifier_hash
+                    from {_from(previous, "stored")}
+                    """
+                )
+                guarded = warehouse_guarded_identifiers(
+                    session, records, identifiers, links, blocklist, cap, values=VALUES_TABLE
+                )
+                return GuardRun(
+                    _stored(guarded, built_at, config),
+                    changed,
+                    _count(session, f"select * from {VALUES_TABLE}"),
+                )
+        finally:
+            session.execute(f"drop table if exists {VALUES_TABLE}")
+            session.execute(f"drop table if exists {AFFECTED_TABLE}")
+    guarded = warehouse_guarded_identifiers(session, records, identifiers, links, blocklist, cap)
+    return GuardRun(_stored(guarded, built_at, config), None, None)

@@ -245,7 +245,7 @@ def registry_frame(
     else:
         found = key_positions(record_keys, keys)
         position = pa.array(found, mask=found < 0)
-    stamp = _utc_stamp(resolved_at)
+    stamp = utc_stamp(resolved_at)
     columns = {
         "record_key": keys,
         "source_table": normalize.as_large_strings(current["source_table"]),
@@ -302,7 +302,7 @@ def registry_frame(
     return pa.concat_tables([registry.filter(pa.array(changed)), gone])
 
 
-def _utc_stamp(moment: datetime) -> np.datetime64:
+def utc_stamp(moment: datetime) -> np.datetime64:
     """A run's time as the warehouse's naive UTC microsecond TIMESTAMP."""
     stamp = pd.Timestamp(moment)
     if stamp.tzinfo is not None:
@@ -408,7 +408,7 @@ def normalize_new_values(
                 np.full(raw.num_rows, fingerprint, dtype=object), pa.large_string()
             ),
             "normalized_at": pa.array(
-                np.full(raw.num_rows, _utc_stamp(normalized_at or datetime.now(timezone.utc)))
+                np.full(raw.num_rows, utc_stamp(normalized_at or datetime.now(timezone.utc)))
             ),
         }
     )

@@ -21,7 +21,12 @@ from hypothesis import strategies as st
 
 from bitrix_omni import pipeline
 from bitrix_omni.frames import to_arrow
-from bitrix_omni.guards import warehouse_guarded_identifiers
+from bitrix_omni.guards import (
+    AFFECTED_TABLE,
+    VALUES_TABLE,
+    run_guards,
+    warehouse_guarded_identifiers,
+)
 from bitrix_omni.scoped import SCOPE_TABLE, Relations, run_resolution
 
 KEYS = [f"b_user:{i}" for i in range(6)] + [f"b_sale_order:{i}" for i in range(6)]
@@ -370,3 +375,154 @@ def test_warehouse_guard_rejects_a_cap_the_guard_step_rejects(cap: object) -> No
     _load(con, world)
     with pytest.raises(ValueError, match="max_customers_per_identifier must be an int >= 1"):
         _warehouse_guard(con, frozenset(), cap)  # type: ignore[arg-type]
+
+
+def _guard_run(  # type: ignore[no-untyped-def]
+    con: duckdb.DuckDBPyConnection,
+    cap: int,
+    at: dt.datetime,
+    previous: str | None,
+    max_share: float = 100.0,  # no limit: the closure may count records that are gone
+):
+    return run_guards(
+        con,
+        "select * from records",
+        "select * from identifiers",
+        "select * from links",
+        frozenset({"junk@mail.ru"}),
+        cap,
+        at + dt.timedelta(minutes=30),  # the guard runs after the run's start
+        previous=previous,
+        fingerprints="select * from stamped_fingerprints",
+        record_changes="select * from logged_changes",
+        max_share=max_share,
+    )
+
+
+def _stamp_changes(
+    con: duckdb.DuckDBPyConnection,
+    stamps: dict[str, tuple[int, dt.datetime]],
+    log: list[tuple[str, int, dt.datetime]],
+    at: dt.datetime,
+) -> None:
+    """The stamps int_identity__record_fingerprints and int_identity__record_changes
+    would hold after the run at ``at``, at their least: a fingerprint row is rewritten
+    only when its number changed, and only records that disappeared are logged."""
+    current = dict(con.sql("select record_key, input_fingerprint from fingerprints").fetchall())
+    naive = at.replace(tzinfo=None)
+    for key in sorted(set(stamps) - set(current)):
+        table, record_id = key.split(":")
+        log.append((table, int(record_id), naive))
+        del stamps[key]
+    for key, number in current.items():
+        if key not in stamps or stamps[key][0] != number:
+            stamps[key] = (number, naive)
+    con.execute(
+        "create or replace table stamped_fingerprints (record_key varchar,"
+        " input_fingerprint bigint, _built_at timestamp)"
+    )
+    for key, (number, when) in stamps.items():
+        con.execute("insert into stamped_fingerprints values (?, ?, ?)", [key, number, when])
+    con.execute(
+        "create or replace table logged_changes (record_table varchar, record_id bigint,"
+        " logged_at timestamp)"
+    )
+    for row in log:
+        con.execute("insert into logged_changes values (?, ?, ?)", list(row))
+
+
+def _verdicts(frame: pd.DataFrame) -> list[tuple[object, ...]]:
+    return sorted(map(tuple, frame.drop(columns=["_built_at"]).astype(str).values.tolist()))
+
+
+@SETTINGS
+@given(st.data())
+def test_guards_rechecking_some_values_give_a_whole_run(data: st.DataObject) -> None:
+    """Run after run over random edits, the guards computed from the stored verdicts
+    (only the values around the changed records, and the ones guarded before) equal the
+    guards computed from nothing; every value is checked when the cap changed or no
+    verdict was stored."""
+    worlds_ = [data.draw(worlds())]
+    worlds_ += [data.draw(edited(worlds_[-1])) for _ in range(2)]
+    con = duckdb.connect()
+    stamps: dict[str, tuple[int, dt.datetime]] = {}
+    log: list[tuple[str, int, dt.datetime]] = []
+    cap = None
+    for world, at in zip(worlds_, AT, strict=True):
+        _load(con, world)
+        _stamp_changes(con, stamps, log, at)
+        stored = (
+            con.sql("select * from stored_guards").df()
+            if "stored_guards" in {r[0] for r in con.sql("show tables").fetchall()}
+            else None
+        )
+        partial = _guard_run(
+            con,
+            int(world["cap"]),
+            at,
+            "select * from stored_guards" if stored is not None else None,  # type: ignore[call-overload]
+        )
+        whole = _guard_run(con, int(world["cap"]), at, None)  # type: ignore[call-overload]
+        assert _verdicts(partial.rows) == _verdicts(whole.rows)
+        expected = con.sql("select * from guarded").df().rename(columns={"identifier_kind": "kind"})
+        assert len(whole.rows) == len(expected)
+        rechecked = stored is not None and len(stored) > 0 and world["cap"] == cap
+        assert (partial.checked is not None) == rechecked, partial.summary()
+        assert whole.checked is None
+        con.register("rows", partial.rows)
+        con.execute("create or replace table stored_guards as select * from rows")
+        con.unregister("rows")
+        cap = world["cap"]
+    for table in (AFFECTED_TABLE, VALUES_TABLE):
+        assert (
+            con.sql(f"select * from duckdb_tables() where table_name = '{table}'").fetchall() == []
+        )
+
+
+@pytest.mark.parametrize("split", ["link removed", "order gone"])
+def test_guards_see_a_group_split_away_from_the_holders(split: str) -> None:
+    """Two users share an e-mail (cap one) and are one link-group through two linked
+    orders; a blocklisted value dates the stored verdicts (an empty table cannot). The
+    group then splits with no holder changing: the orders' link is removed (the orders get
+    new fingerprints), or an order disappears and its link rows stay (dangling: no
+    fingerprint changes, only the log names it). The closure from the changed records
+    reaches both users, whose e-mail is now over-shared."""
+    world = {
+        "records": [
+            (k, None) for k in ("b_user:1", "b_user:2", "b_sale_order:1", "b_sale_order:2")
+        ],
+        "identifiers": [("b_user:1", VALUES[0]), ("b_user:2", VALUES[0]), ("b_user:2", VALUES[3])],
+        "links": [
+            ("b_sale_order:1", "b_user:1"),
+            ("b_sale_order:1", "b_sale_order:2"),
+            ("b_sale_order:2", "b_user:2"),
+        ],
+        "cap": 1,
+    }
+    con = duckdb.connect()
+    stamps: dict[str, tuple[int, dt.datetime]] = {}
+    log: list[tuple[str, int, dt.datetime]] = []
+    _load(con, world)
+    _stamp_changes(con, stamps, log, AT[0])
+    first = _guard_run(con, 1, AT[0], None)
+    assert list(first.rows["reason"]) == ["blocklisted"]
+    con.register("first_rows", first.rows)
+    con.execute("create table stored_guards as select * from first_rows")
+    if split == "link removed":
+        world["links"] = [link for link in world["links"] if link[1] != "b_sale_order:2"]  # type: ignore[attr-defined]
+    else:
+        world["records"] = [r for r in world["records"] if r[0] != "b_sale_order:1"]  # type: ignore[attr-defined]
+    _load(con, world)
+    _stamp_changes(con, stamps, log, AT[1])
+    found = _guard_run(con, 1, AT[1], "select * from stored_guards")
+    assert found.checked is not None and found.changed == (2 if split == "link removed" else 1)
+    assert sorted(found.rows["reason"]) == ["blocklisted", "over_shared"]
+    # past the share of records allowed, or at 0: every value, the same verdicts
+    for share in (0.1, 0.0):
+        whole = _guard_run(con, 1, AT[1], "select * from stored_guards", max_share=share)
+        assert whole.checked is None
+        assert _verdicts(whole.rows) == _verdicts(found.rows)
+    if split == "order gone":  # only the log shows it
+        con.execute("delete from logged_changes")
+        blind = _guard_run(con, 1, AT[1], "select * from stored_guards")
+        assert list(blind.rows["reason"]) == ["blocklisted"]
