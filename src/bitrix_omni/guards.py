@@ -268,10 +268,16 @@ def _verdicts(holders: pa.Table, known: Any, edges: pa.Table, cap: int) -> pd.Da
     values = values[values["blocked"] | (values["distinct_groups"] > cap)].copy()
     values["reason"] = np.where(values["blocked"], STATUSES[0], STATUSES[2])
     values["distinct_groups"] = values["distinct_groups"].astype(np.int64)
-    values = values.sort_values(
-        ["reason", "distinct_groups", "identifier_hash"], ascending=[True, False, True]
+    return _sorted(values)
+
+
+def _sorted(values: pd.DataFrame) -> pd.DataFrame:
+    """The verdicts typed and in the resolution's order: reason, most groups first, hash."""
+    return _frame(
+        values.sort_values(
+            ["reason", "distinct_groups", "identifier_hash"], ascending=[True, False, True]
+        )
     )
-    return _frame(values)
 
 
 def _stored(guarded: pd.DataFrame, built_at: datetime, config: str) -> pd.DataFrame:
@@ -356,6 +362,44 @@ def _changed_records(fingerprints: str, record_changes: str, since: datetime) ->
     """
 
 
+def _values_to_check(records: str, identifiers: str, previous: str) -> str:
+    """The values a partial run checks: those a record of the closure holds, and the
+    stored ones now held by another number of records (one lost a holder that changed)."""
+    return f"""
+        with stored as (
+            select * from {_from(previous, "stored")}
+        ),
+
+        holders as (
+            select
+                ids.identifier_kind,
+                ids.identifier_hash,
+                count(distinct ids.record_key) as records
+            from {_from(identifiers, "ids")}
+            inner join stored
+                on
+                    stored.identifier_kind = ids.identifier_kind
+                    and stored.identifier_hash = ids.identifier_hash
+            where ids.record_key in (select known.record_key from {_from(records, "known")})
+            group by ids.identifier_kind, ids.identifier_hash
+        )
+
+        select ids.identifier_kind, ids.identifier_hash
+        from {_from(identifiers, "ids")}
+        where
+            ids.identifier_hash is not null
+            and ids.record_key in (select affected.record_key from {AFFECTED_TABLE} as affected)
+        union
+        select stored.identifier_kind, stored.identifier_hash
+        from stored
+        left join holders
+            on
+                holders.identifier_kind = stored.identifier_kind
+                and holders.identifier_hash = stored.identifier_hash
+        where holders.records is null or holders.records <> stored.records
+    """
+
+
 def run_guards(
     session: Any,
     records: str,
@@ -376,19 +420,22 @@ def run_guards(
     full refresh), ``fingerprints`` int_identity__record_fingerprints and
     ``record_changes`` int_identity__record_changes. The records whose inputs changed
     after the stored verdicts' ``_built_at`` are closed under the links (any link row,
-    also one to a record that is gone), and only the values held in that closure or
-    guarded before are checked; every value is checked on a first run, under another
-    blocklist or cap, without a stored row to date the verdicts, or when the closure
-    passes ``max_share`` of the records (0: always).
+    also one to a record that is gone); the values a record of the closure holds are
+    checked, and so are the guarded values now held by another number of records than
+    stored. Every other value keeps its stored verdict (none: not guarded). Every value
+    is checked on a first run, under another blocklist or cap, without a stored row to
+    date the verdicts, or when the closure passes ``max_share`` of the records (0:
+    always).
 
-    Why the rest stay unguarded: such a value was not guarded, and none of its holders is
-    in the closure. It has the same holders (a record that gained or lost it, or
-    appeared, has a new fingerprint row; one that disappeared is logged), and each holder
-    has the same link-group: a group gains a record or a link only through a changed
-    record (both ends of a changed link get a new fingerprint), and every part of a group
-    that lost a link or a record holds an end of that link or a record linked to the one
-    that disappeared, which the closure reaches. Same holders, same groups, same
-    verdict.
+    Why a value no record of the closure holds keeps its verdict: it gained no holder (a
+    record that gained it, or appeared, has a new fingerprint row and is in the closure),
+    and a holder it lost (one that changed or disappeared: logged) only lowers its count,
+    which a guarded value is checked for and which cannot guard one that was not. Each
+    remaining holder keeps its link-group: a group gains a record or a link only through
+    a changed record (both ends of a changed link get a new fingerprint), and every part
+    of a group that lost a link or a record holds an end of that link or a record linked
+    to the one that disappeared, which the closure reaches. Same holders, same groups,
+    same verdict and counts.
     """
     cap = checked_cap(max_customers_per_identifier)
     config = guard_config(blocklist, cap)
@@ -407,26 +454,34 @@ def run_guards(
             if size >= 0:
                 session.execute(f"drop table if exists {VALUES_TABLE}")
                 session.execute(
-                    f"""
-                    create temporary table {VALUES_TABLE} as
-                    select ids.identifier_kind, ids.identifier_hash
-                    from {_from(identifiers, "ids")}
-                    where
-                        ids.identifier_hash is not null
-                        and ids.record_key in (select record_key from {AFFECTED_TABLE})
-                    union
-                    select stored.identifier_kind, stored.identifier_hash
-                    from {_from(previous, "stored")}
-                    """
+                    f"create temporary table {VALUES_TABLE} as "
+                    + _values_to_check(records, identifiers, previous)
                 )
+                checked = _count(session, f"select * from {VALUES_TABLE}")
                 guarded = warehouse_guarded_identifiers(
                     session, records, identifiers, links, blocklist, cap, values=VALUES_TABLE
                 )
-                return GuardRun(
-                    _stored(guarded, built_at, config),
-                    changed,
-                    _count(session, f"select * from {VALUES_TABLE}"),
+                kept = to_arrow(
+                    session.sql(
+                        f"""
+                        select stored.*
+                        from {_from(previous, "stored")}
+                        where not exists (
+                            select 1
+                            from {VALUES_TABLE} as checked
+                            where
+                                checked.identifier_kind = stored.identifier_kind
+                                and checked.identifier_hash = stored.identifier_hash
+                        )
+                        """
+                    )
+                ).rename_columns(
+                    {"identifier_kind": "kind"}  # type: ignore[arg-type]
                 )
+                merged = pd.concat(
+                    [guarded, kept.select(list(GUARDED_COLUMNS)).to_pandas()], ignore_index=True
+                )
+                return GuardRun(_stored(_sorted(merged), built_at, config), changed, checked)
         finally:
             session.execute(f"drop table if exists {VALUES_TABLE}")
             session.execute(f"drop table if exists {AFFECTED_TABLE}")
