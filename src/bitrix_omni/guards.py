@@ -10,11 +10,12 @@ holder rows are read, their link-groups are found by closing the holders under t
 verdicts follow as in :func:`~bitrix_omni.identity.guard_identifiers`, whose frame this
 returns (a property test compares the two).
 
-An hourly run re-checks only the values that can have changed (:func:`run_guards`): the
-values held by a record in a link component around the records whose inputs changed since
-the stored verdicts, and the values guarded then. Every other value was not guarded and
-keeps its holders and their link-groups, so it stays unguarded (the argument is in
-:func:`run_guards`; a property test compares the result with a whole run).
+An hourly run re-checks only the values whose verdict can have changed
+(:func:`run_guards`): the values held by a record in a link component around the records
+whose inputs changed since the stored verdicts, and the guarded values now held by another
+number of records. Every other value keeps its holders and their link-groups, hence its
+stored verdict (the argument is in :func:`run_guards`; a property test compares the result
+with a whole run).
 
 ``session`` and the relations are as in :mod:`bitrix_omni.scoped`.
 """
@@ -41,7 +42,7 @@ from bitrix_omni.identity import (
     checked_cap,
 )
 from bitrix_omni.pipeline import utc_stamp
-from bitrix_omni.scoped import _count, _from, _link_neighbours, grow
+from bitrix_omni.scoped import _columns, _count, _from, _link_neighbours, grow
 
 __all__ = ["GuardRun", "guard_config", "run_guards", "warehouse_guarded_identifiers"]
 
@@ -281,20 +282,12 @@ def _sorted(values: pd.DataFrame) -> pd.DataFrame:
 
 
 def _stored(guarded: pd.DataFrame, built_at: datetime, config: str) -> pd.DataFrame:
-    """The verdicts as the model stores them: ``identifier_kind`` for ``kind``, and the
-    run's time and configuration on every row (typed when empty)."""
-    n = len(guarded)
-    columns: dict[str, Any] = {}
-    for column in GUARDED_COLUMNS:
-        name = "identifier_kind" if column == "kind" else column
-        columns[name] = (
-            np.asarray(guarded[column], dtype=np.int64)
-            if column in ("distinct_groups", "records")
-            else pa.array(guarded[column].tolist(), pa.large_string())
-        )
-    columns[BUILT_AT] = pa.array(np.full(n, utc_stamp(built_at)))
-    columns[CONFIG] = pa.array([config] * n, pa.large_string())
-    return _to_pandas(columns)
+    """The verdicts (a typed frame, :func:`_frame`) as the model stores them:
+    ``identifier_kind`` for ``kind``, and the run's time and configuration on every row."""
+    stored = guarded.rename(columns={"kind": "identifier_kind"})
+    stored[BUILT_AT] = np.full(len(stored), utc_stamp(built_at))
+    stored[CONFIG] = pd.Series([config] * len(stored), dtype=stored["reason"].dtype)
+    return stored
 
 
 def guard_config(blocklist: frozenset[str], max_customers_per_identifier: int) -> str:
@@ -333,8 +326,8 @@ def _watermark(session: Any, previous: str | None, config: str) -> datetime | No
     another configuration."""
     if previous is None:
         return None
-    stored = to_arrow(session.sql(f"select * from ({previous}) as stored limit 0"))
-    if BUILT_AT not in stored.column_names or CONFIG not in stored.column_names:
+    columns = _columns(session, previous)
+    if BUILT_AT not in columns or CONFIG not in columns:
         return None
     row = to_arrow(
         session.sql(

@@ -322,7 +322,8 @@ def test_parity_marts_and_staging(pg_db, pg_builds, duckdb_build):
 def test_second_build_writes_only_changes_on_postgres(pg_db, builds, tmp_path):
     """A second build on the same data: the incremental models find nothing new (the
     registry writes no row, the normalization cache no value, the key-scoped models no
-    changed fingerprint, the record-scoped ones no changed row), and the tables stay equal."""
+    changed fingerprint, the record-scoped ones no changed row, the guards no changed
+    record), and the tables stay equal."""
     schema = builds["lower"]
     figures = {
         "registry": f"select count(*), max(resolved_at) from {schema}_intermediate"
@@ -349,6 +350,9 @@ def test_second_build_writes_only_changes_on_postgres(pg_db, builds, tmp_path):
         " identifier_hash, identifier_masked, evidence, last_seen_at, resolved_at"
         f" from {schema}_intermediate.int_identity__usable_identifiers"
         " order by record_key, identifier_kind, identifier_hash, evidence",
+        "guards": "select identifier_kind, identifier_hash, identifier_masked, reason,"
+        " distinct_groups, records, _guard_config"
+        f" from {schema}_intermediate.int_identity__guarded_identifiers order by 1, 2",
         "evidence": "select record_key, customer_uuid, edge_kind, evidence, identifier_hash,"
         " identifier_masked, linked_record_key, edge_status, resolved_at"
         f" from {schema}.bl_customer_identity_evidence order by record_key,"
@@ -365,6 +369,9 @@ def test_second_build_writes_only_changes_on_postgres(pg_db, builds, tmp_path):
     assert returncode == 0, log.read_text()[-6000:]
     after = {name: _pg_query(pg_db, sql)[1] for name, sql in figures.items()}
     assert after == before
+    # the guards re-checked only their stored values (replaced through `replace_all`)
+    assert "values re-checked around 0 changed records" in log.read_text()
+    assert before["guards"]
     compiled = tmp_path / "target/compiled/bitrix_omni/models/marts/customers"
     assert "scope.scope_key" in (compiled / "bl_customer_profile.sql").read_text()
     assert (
