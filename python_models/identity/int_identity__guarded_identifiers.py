@@ -2,7 +2,7 @@
 
 The warehouse counts the records per value and only the shared or blocklisted values'
 holders are read; an incremental run re-checks only the values around the records whose
-inputs changed since the stored verdicts, and the values guarded then
+inputs changed since the stored verdicts, and the guarded values whose holder count changed
 (`bitrix_omni.guards.run_guards`). The table is replaced whole by every run (the custom
 `replace_all` strategy, macros/incremental_scope.sql): it holds a few rows.
 """

@@ -439,9 +439,9 @@ def _verdicts(frame: pd.DataFrame) -> list[tuple[object, ...]]:
 @given(st.data())
 def test_guards_rechecking_some_values_give_a_whole_run(data: st.DataObject) -> None:
     """Run after run over random edits, the guards computed from the stored verdicts
-    (only the values around the changed records, and the ones guarded before) equal the
-    guards computed from nothing; every value is checked when the cap changed or no
-    verdict was stored."""
+    (only the values around the changed records, and the guarded ones whose holder count
+    changed) equal the guards computed from nothing; every value is checked when the cap
+    changed or no verdict was stored."""
     worlds_ = [data.draw(worlds())]
     worlds_ += [data.draw(edited(worlds_[-1])) for _ in range(2)]
     con = duckdb.connect()
