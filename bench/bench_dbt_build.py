@@ -5,11 +5,13 @@ For each size it generates a Bitrix export with ``bitrix-omni generate`` (cached
 the wall time, the CPU time and peak RSS of the dbt process tree (``os.wait4``), raw input
 rows per second and the slowest models from ``target/run_results.json``.
 
-Then an *hourly incremental run*: the export as it looked one hour before the end of the
-data window (rows whose creation time is later are cut, as
-``tests/integration/test_incremental_omni_stats.py`` does) is built on a fresh DuckDB
-file, then ``dbt build`` runs again on the same file with the full export, i.e. one more
-hour of data. The second run's time is reported as a fraction of the full build.
+Both runs take the shop at the end of an ordinary hour: the last hour of the generated
+window's steady activity (``bitrix_omni.generate.activity_end``; the window's last days hold
+only follow-ups, and its very last hour hardly a row). The *full build* is of the export cut
+there (rows created later are dropped, as ``tests/integration/test_incremental_omni_stats.py``
+does). The *hourly incremental run*: the export cut one hour earlier is built on a fresh
+DuckDB file, then ``dbt build`` runs again on the same file with the export at the end of
+the hour, i.e. one more hour of data. Its time is reported as a fraction of the full build.
 
 ``--loaded-at`` builds both from the export as a replication into Parquet files leaves
 it (``bitrix_omni.exports.as_replicated_parquet``: every row stamped with ``_LOADED_AT``,
@@ -39,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from bitrix_omni.exports import as_replicated_parquet, export_until
+from bitrix_omni.generate import activity_end
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 START = dt.date(2024, 1, 1)
@@ -123,12 +126,13 @@ LOADED_AT_VARS = "{bitrix_omni_loaded_at_column: _loaded_at}"
 def replicated(data: Path) -> Path:
     """``data`` as replicated Parquet files with load times, converted once (cached). Rows
     without a creation time were loaded over the data window before the hourly run's
-    cutoff, so the export one hour before the end and the full export stamp them alike."""
+    hour, so the exports at its start and at its end stamp them alike."""
     replica = data.with_name(data.name + "_replica")
     done = replica / "_converted"
-    if not done.exists():
-        as_replicated_parquet(data, replica, START.isoformat(), last_hour_cutoff())
-        done.touch()
+    loaded_until = hourly_run_hour()[0]
+    if not done.exists() or done.read_text() != loaded_until:
+        as_replicated_parquet(data, replica, START.isoformat(), loaded_until)
+        done.write_text(loaded_until)
     return replica
 
 
@@ -209,49 +213,70 @@ def _seconds_by_layer(results: list[dict[str, Any]]) -> dict[str, float]:
     return {layer: round(seconds, 1) for layer, seconds in out.items()}
 
 
-def last_hour_cutoff() -> str:
-    """One hour before the end of the data window, as the export writes times."""
-    end = dt.datetime.combine(START + dt.timedelta(days=DAYS), dt.time())
-    return (end - dt.timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S")
+def hourly_run_hour() -> tuple[str, str]:
+    """The start and end of the hourly run's hour, as the export writes times: the last
+    hour of the shop's steady activity in the generated window."""
+    end = activity_end(START, DAYS)
+    start = end - dt.timedelta(hours=1)
+    return start.strftime("%Y-%m-%d %H:%M:%S"), end.strftime("%Y-%m-%d %H:%M:%S")
 
 
-def export_one_hour_before_end(
-    work: Path, data: Path, customers: int, seed: int
-) -> tuple[str, Path]:
-    """The cutoff one hour before the end of the data window, and the export cut there."""
-    cutoff = last_hour_cutoff()
-    return cutoff, export_until(data, work / f"data_{customers}_s{seed}_until_last_hour", cutoff)
+def hourly_exports(work: Path, data: Path, customers: int, seed: int) -> dict[str, Any]:
+    """The export as it was at the start (``early``) and at the end (``current``) of the
+    hourly run's hour, each cut once from ``data`` and cached with its raw row count."""
+    start, end = hourly_run_hour()
+    out: dict[str, Any] = {"hour": [start, end]}
+    for name, cutoff in (("early", start), ("current", end)):
+        target = work / f"data_{customers}_s{seed}_until_{cutoff[:13].replace(' ', '_')}"
+        marker = target / "_cut.json"
+        cut = json.loads(marker.read_text()) if marker.exists() else {}
+        if cut.get("cutoff") != cutoff:
+            export_until(data, target, cutoff)
+            cut = {"cutoff": cutoff, "raw_rows": export_rows(target)}
+            marker.write_text(json.dumps(cut))
+        out[name] = target
+        out[f"{name}_raw_rows"] = cut["raw_rows"]
+    return out
+
+
+def export_rows(export: Path) -> int:
+    """Raw rows of the Bitrix tables of a CSV export (not the ground-truth file)."""
+    return sum(_csv_rows(path) for path in export.glob("b*.csv"))
 
 
 def run_size(
     work: Path, customers: int, seed: int, incremental: bool, loaded_at: bool = False
 ) -> dict[str, Any]:
     data, info = generated(work, customers, seed)
+    exports = hourly_exports(work, data, customers, seed)
     source = replicated if loaded_at else (lambda export: export)
     dbt_vars = LOADED_AT_VARS if loaded_at else ""
     runs = work / (f"runs_{customers}_loaded_at" if loaded_at else f"run_{customers}")
-    full = dbt_build(source(data), runs.with_name(runs.name + "_full"), dbt_vars=dbt_vars)
+    full = dbt_build(
+        source(exports["current"]), runs.with_name(runs.name + "_full"), dbt_vars=dbt_vars
+    )
     row: dict[str, Any] = {
         "customers": customers,
         "export": "replicated Parquet with _LOADED_AT" if loaded_at else "CSV",
         **info,
+        "generated_raw_rows": info["raw_rows"],
+        "raw_rows": exports["current_raw_rows"],
+        "cut_at": exports["hour"][1],
         "full_build": full,
-        "raw_rows_per_second": round(info["raw_rows"] / full["seconds"]),
+        "raw_rows_per_second": round(exports["current_raw_rows"] / full["seconds"]),
     }
     if incremental:
-        cutoff, early = export_one_hour_before_end(work, data, customers, seed)
+        cutoff = exports["hour"][0]
         run_dir = runs.with_name(runs.name + "_incremental")
-        first = dbt_build(source(early), run_dir, dbt_vars=dbt_vars)
+        first = dbt_build(source(exports["early"]), run_dir, dbt_vars=dbt_vars)
         try:
-            second = dbt_build(source(data), run_dir, fresh=False, dbt_vars=dbt_vars)
+            second = dbt_build(source(exports["current"]), run_dir, fresh=False, dbt_vars=dbt_vars)
         except RuntimeError as err:  # reported, not hidden: the table says "failed"
             row["incremental"] = {"cutoff": cutoff, "error": str(err)[-1500:]}
             return row
         row["incremental"] = {
             "cutoff": cutoff,
-            "new_raw_rows": info["raw_rows"]
-            - sum(_csv_rows(p) for p in early.glob("b_*.csv"))
-            - sum(_csv_rows(p) for p in early.glob("bl_*.csv")),
+            "new_raw_rows": exports["current_raw_rows"] - exports["early_raw_rows"],
             "first_build_seconds": first["seconds"],
             "hourly_run": second,
             "fraction_of_full_build": round(second["seconds"] / full["seconds"], 2),

@@ -8,11 +8,13 @@ the raw schema ``bitrix`` as a MySQL replica would have it (text columns, upper-
 names, CSV ``COPY``) and runs ``dbt build --target prod`` (the project's own profile) on a
 fresh database. Staging is incremental there too (it still reads every raw table each run).
 
-Then the hourly run, as on DuckDB: a second database gets the export as it was one hour
-before the end of the data window and is built; its raw schema is then reloaded with the
-full export (what replication delivers in that hour; the reload is timed apart, it is not
-dbt's work) and ``dbt build`` runs again. Reported: wall and CPU time of the dbt process
-tree, peak RSS of its largest process, node time by layer and the slowest models from
+Both runs take the shop at the end of the same ordinary hour as on DuckDB (the last hour
+of the generated window's steady activity): the full build loads the export cut there.
+Then the hourly run: a second database gets the export as it was at the start of that
+hour and is built; its raw schema is then reloaded with the export at the end of the hour
+(what replication delivers in that hour; the reload is timed apart, it is not dbt's
+work) and ``dbt build`` runs again. Reported: wall and CPU time of the dbt process tree,
+peak RSS of its largest process, node time by layer and the slowest models from
 ``run_results.json``; the server's own CPU is not in the CPU figure.
 
     python bench/bench_pg_build.py                        # 100k customers
@@ -35,8 +37,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_dbt_build import (  # noqa: E402
     _machine,
-    export_one_hour_before_end,
     generated,
+    hourly_exports,
     measured_build,
     print_layers,
 )
@@ -123,29 +125,32 @@ def run_size(
     dbt_vars: str = "",
     loaded_at: bool = False,
 ) -> dict[str, Any]:
-    data, info = generated(work, customers, seed)
+    data, _ = generated(work, customers, seed)
+    exports = hourly_exports(work, data, customers, seed)
     full_db = create_database(server, f"bench_{customers}_full")
-    loaded = _load(full_db, data, loaded_at)
+    loaded = _load(full_db, exports["current"], loaded_at)
     full = dbt_build(full_db, work / f"pg_run_{customers}_full", dbt_vars)
     # its disk is needed for the next one (1M customers: ~20 GB each)
     drop_database(server, full_db["dbname"])
     row: dict[str, Any] = {
         "customers": customers,
-        "raw_rows": info["raw_rows"],
+        "raw_rows": exports["current_raw_rows"],
+        "cut_at": exports["hour"][1],
         "load_seconds": loaded["seconds"],
         "full_build": full,
-        "raw_rows_per_second": round(info["raw_rows"] / full["seconds"]),
+        "raw_rows_per_second": round(exports["current_raw_rows"] / full["seconds"]),
     }
     if incremental:
-        cutoff, early = export_one_hour_before_end(work, data, customers, seed)
+        cutoff = exports["hour"][0]
         inc_db = create_database(server, f"bench_{customers}_incremental")
-        _load(inc_db, early, loaded_at)
+        _load(inc_db, exports["early"], loaded_at)
         run_dir = work / f"pg_run_{customers}_incremental"
         first = dbt_build(inc_db, run_dir, dbt_vars)
-        reload = _load(inc_db, data, loaded_at)
+        reload = _load(inc_db, exports["current"], loaded_at)
         second = dbt_build(inc_db, run_dir, dbt_vars)
         row["incremental"] = {
             "cutoff": cutoff,
+            "new_raw_rows": exports["current_raw_rows"] - exports["early_raw_rows"],
             "first_build_seconds": first["seconds"],
             "reload_seconds": reload["seconds"],
             "hourly_run": second,

@@ -48,6 +48,7 @@ __all__ = [
     "TABLE_COLUMNS",
     "TRUTH_COLUMNS",
     "TRUTH_FILE",
+    "activity_end",
     "generate",
 ]
 
@@ -60,6 +61,24 @@ CHUNK_PERSONS = 10_000
 """Persons per RNG chunk. Part of the determinism contract: changing it changes the output."""
 
 FORMATS = ("csv", "parquet")
+
+
+def _follow_up_days(days: int) -> int:
+    """The days at the end of the window that hold only follow-ups of earlier stories."""
+    return min(3, max(1, days // 10))
+
+
+def activity_end(start: dt.date, days: int) -> dt.datetime:
+    """The end of the shop's steady activity in a generated window (server-local time).
+
+    Customer stories (visits, carts, orders, CRM leads and activities) happen before it; the
+    last one to three days of the window hold only their follow-ups (late logins, deals
+    closed, an activity or two), and no orders. A benchmark's "typical hour" ends here, not
+    at the end of the window.
+    """
+    return dt.datetime.combine(start + dt.timedelta(days=days - _follow_up_days(days)), dt.time())
+
+
 TRUTH_FILE = "_truth_persons.csv"
 TRUTH_COLUMNS = ("source_table", "source_id", "person_id")
 RECORD_TABLES = ("b_user", "b_sale_fuser", "b_sale_order", "b_crm_contact", "b_crm_lead")
@@ -635,7 +654,7 @@ class _World:
         self.seed = seed
         self.days = days
         self.T = days * _DAY
-        self.E = self.T - min(3, max(1, days // 10)) * _DAY
+        self.E = self.T - _follow_up_days(days) * _DAY
         parquet = fmt == "parquet"
         # Flush thresholds in cells: parquet wants big row groups, CSV just bounded buffers.
         self.min_cells = 200_000 if parquet else 20_000

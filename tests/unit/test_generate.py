@@ -22,10 +22,13 @@ from hypothesis import strategies as st
 
 from bitrix_omni.cli import main
 from bitrix_omni.generate import (
+    DEFAULT_DAYS,
+    DEFAULT_START,
     RECORD_TABLES,
     TABLE_COLUMNS,
     TRUTH_COLUMNS,
     TRUTH_FILE,
+    activity_end,
     generate,
 )
 
@@ -329,6 +332,22 @@ def test_timestamps_are_inside_the_window(tables: dict[str, Rows]) -> None:
                         continue
                     assert WINDOW[0] <= value < WINDOW[1], (table, col, value)
     assert zero_dates > 0, "no MySQL zero dates planted"
+
+
+def test_new_activity_ends_before_the_follow_up_days(tables: dict[str, Rows]) -> None:
+    """Orders, carts and devices stop at ``activity_end``; the day before it is an ordinary
+    day (benchmarks take their "typical hour" right before it)."""
+    end = activity_end(DEFAULT_START, DEFAULT_DAYS)
+    assert WINDOW[0] < f"{end}" < WINDOW[1]
+    day_before = f"{end - dt.timedelta(days=1)}"
+    for table in ("b_sale_order", "b_sale_basket", "b_sale_fuser"):
+        created = [
+            row["DATE_INSERT"]
+            for row in tables[table]
+            if DATETIME.match(row["DATE_INSERT"]) and row["DATE_INSERT"] != ZERO_DATETIME
+        ]
+        assert max(created) < f"{end}", table
+        assert sum(day_before <= value for value in created) >= 5, table
 
 
 def test_events_happen_in_a_sensible_order(tables: dict[str, Rows]) -> None:
