@@ -459,13 +459,11 @@ def run_guards(
                         f"""
                         select stored.*
                         from {_from(previous, "stored")}
-                        where not exists (
-                            select 1
-                            from {VALUES_TABLE} as checked
-                            where
+                        left join {VALUES_TABLE} as checked
+                            on
                                 checked.identifier_kind = stored.identifier_kind
                                 and checked.identifier_hash = stored.identifier_hash
-                        )
+                        where checked.identifier_hash is null
                         """
                     )
                 ).rename_columns(
