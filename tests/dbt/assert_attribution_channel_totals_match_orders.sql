@@ -10,11 +10,11 @@ channel_attribution as (
     select * from {{ ref('bl_channel_attribution') }}
 ),
 
-order_attribution as (
+order_attribution as not materialized (
     select * from {{ ref('bl_order_attribution') }}
 ),
 
-touchpoints as (
+touchpoints as not materialized (
     select * from {{ ref('int_journeys__touchpoints') }}
 ),
 

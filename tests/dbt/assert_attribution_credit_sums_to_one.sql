@@ -5,7 +5,7 @@
 -#}
 with
 
-order_attribution as (
+order_attribution as not materialized (
     select * from {{ ref('bl_order_attribution') }}
 ),
 

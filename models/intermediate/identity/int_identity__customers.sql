@@ -22,11 +22,11 @@
 ) }}
 with
 
-identity_map as (
+identity_map as not materialized (
     select * from {{ ref('int_identity__current_map') }}
 ),
 
-usable_identifiers as (
+usable_identifiers as not materialized (
     select * from {{ ref('int_identity__usable_identifiers') }}
 ),
 

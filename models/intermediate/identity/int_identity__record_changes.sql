@@ -42,19 +42,19 @@ users as (
     select * from {{ ref('stg_bitrix__users') }}
 ),
 
-fusers as (
+fusers as not materialized (
     select * from {{ ref('stg_bitrix__sale_fusers') }}
 ),
 
-basket_items as (
+basket_items as not materialized (
     select * from {{ ref('stg_bitrix__basket_items') }}
 ),
 
-orders as (
+orders as not materialized (
     select * from {{ ref('stg_bitrix__orders') }}
 ),
 
-order_prop_values as (
+order_prop_values as not materialized (
     select * from {{ ref('stg_bitrix__order_prop_values') }}
 ),
 
@@ -62,19 +62,19 @@ order_props as (
     select * from {{ ref('stg_bitrix__order_props') }}
 ),
 
-communications as (
+communications as not materialized (
     select * from {{ ref('stg_bitrix__crm_communications') }}
 ),
 
-contacts as (
+contacts as not materialized (
     select * from {{ ref('stg_bitrix__crm_contacts') }}
 ),
 
-leads as (
+leads as not materialized (
     select * from {{ ref('stg_bitrix__crm_leads') }}
 ),
 
-contact_fields as (
+contact_fields as not materialized (
     select * from {{ ref('stg_bitrix__crm_contact_fields') }}
 ),
 

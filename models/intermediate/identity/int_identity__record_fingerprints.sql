@@ -23,7 +23,7 @@
 
 with
 
-records as (
+records as not materialized (
     select * from {{ ref('int_identity__records') }}
 ),
 
@@ -31,7 +31,7 @@ identifiers as (
     select * from {{ ref('int_identity__normalized_identifiers') }}
 ),
 
-links as (
+links as not materialized (
     select * from {{ ref('int_identity__links') }}
 ),
 {%- if scope is not none %}

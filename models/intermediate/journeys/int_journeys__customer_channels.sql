@@ -28,11 +28,11 @@
 ] %}
 with
 
-touchpoints as (
+touchpoints as not materialized (
     select * from {{ ref('int_journeys__touchpoints') }}
 ),
 
-customers as (
+customers as not materialized (
     select * from {{ ref('int_identity__customers') }}
 ),
 

@@ -21,15 +21,15 @@ orders as (
     select * from {{ ref('stg_bitrix__orders') }}
 ),
 
-contacts as (
+contacts as not materialized (
     select * from {{ ref('stg_bitrix__crm_contacts') }}
 ),
 
-leads as (
+leads as not materialized (
     select * from {{ ref('stg_bitrix__crm_leads') }}
 ),
 
-deals as (
+deals as not materialized (
     select * from {{ ref('stg_bitrix__crm_deals') }}
 ),
 
@@ -65,7 +65,7 @@ email_events as (
     select * from {{ ref('stg_bitrix__email_events') }}
 ),
 
-contact_addresses as (
+contact_addresses as not materialized (
     select * from {{ ref('int_identity__contact_addresses') }}
 ),
 

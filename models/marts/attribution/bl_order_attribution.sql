@@ -28,7 +28,7 @@
 
 with
 
-touchpoints as (
+touchpoints as not materialized (
     select * from {{ ref('int_journeys__touchpoints') }}
 ),
 

@@ -7,7 +7,7 @@
 -#}
 with
 
-current_map as (
+current_map as not materialized (
     select * from {{ ref('int_identity__current_map') }}
 ),
 
@@ -15,7 +15,7 @@ contact_fields as (
     select * from {{ ref('stg_bitrix__crm_contact_fields') }}
 ),
 
-usable_identifiers as (
+usable_identifiers as not materialized (
     select * from {{ ref('int_identity__usable_identifiers') }}
 ),
 

@@ -59,7 +59,7 @@ links as (
     where {{ bitrix_omni.in_scope_cte('record_key', scope_keys) }}
 ),
 
-identity_map as (
+identity_map as not materialized (
     select * from {{ ref('bl_customer_identity_map') }}
 ),
 

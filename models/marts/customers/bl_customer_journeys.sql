@@ -24,7 +24,7 @@
 ] %}
 with
 
-touchpoints as (
+touchpoints as not materialized (
     select * from {{ ref('int_journeys__touchpoints') }}
 ),
 

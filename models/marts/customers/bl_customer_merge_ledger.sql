@@ -12,7 +12,7 @@
 
 with
 
-registry as (
+registry as not materialized (
     select * from {{ ref('int_identity__customer_registry') }}
 ),
 

@@ -26,11 +26,11 @@
 {%- set order_columns = ['order_id', 'order_total', 'created_at'] %}
 with
 
-customers as (
+customers as not materialized (
     select * from {{ ref('int_identity__customers') }}
 ),
 
-customer_channels as (
+customer_channels as not materialized (
     select * from {{ ref('int_journeys__customer_channels') }}
 ),
 

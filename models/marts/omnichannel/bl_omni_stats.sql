@@ -40,7 +40,7 @@ orders as (
     select * from {{ ref('int_journeys__orders') }}
 ),
 
-customer_channels as (
+customer_channels as not materialized (
     select * from {{ ref('int_journeys__customer_channels') }}
 ),
 
