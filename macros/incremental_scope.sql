@@ -41,6 +41,10 @@
         ...
         select ..., {{ fingerprint_of(['spans.map_fingerprint']) }} as _input_fingerprint
 
+    An import CTE that both the fingerprints and the scoped CTE read is `as not
+    materialized` (tests/unit/test_sql_conventions.py): materialized, it would be copied
+    whole and the scope's filter would not reach its scan.
+
     In a full build (first run, `--full-refresh`) the scope is every key and `in_scope`
     renders `true` (so `scope` is unused there: hence the `noqa: ST03` for sqlfluff).
     A change of a model's own SQL needs `dbt build --full-refresh --select <model>+`;

@@ -5,6 +5,10 @@ once must be ``not materialized``: DuckDB and PostgreSQL materialize a CTE refer
 than once, which copies the whole relation first and keeps the filters of its readers
 (the scope of an incremental run) out of the scan. On the 1M-customer warehouse of an
 hourly run that copy made `int_identity__record_fingerprints` 4.9 s instead of 1.1 s.
+
+The check reads the SQL as written: it sees reads by ``from``/``join`` and CTE names passed
+to a macro as ``'relation'`` (``key_fingerprints``), not names a macro takes from a list of
+its own (the record log's origins in ``record_change_touches``); mark those by hand.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 SQL_FILES = sorted(
     path
-    for folder in ("models", "tests/dbt", "analyses", "snapshots")
+    for folder in ("models", "macros", "tests/dbt", "analyses", "snapshots")
     for path in (REPO / folder).rglob("*.sql")
 )
 
