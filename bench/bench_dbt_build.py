@@ -77,9 +77,7 @@ def generated(work: Path, customers: int, seed: int) -> tuple[Path, dict[str, An
         ],
         env=dict(os.environ),
     )
-    counts = {
-        path.stem: _csv_rows(path) for path in sorted(data.glob("*.csv")) if path.stem[0] != "_"
-    }
+    counts = table_rows(data)
     info = {
         "raw_rows": sum(counts.values()),
         "tables": counts,
@@ -232,16 +230,19 @@ def hourly_exports(work: Path, data: Path, customers: int, seed: int) -> dict[st
         cut = json.loads(marker.read_text()) if marker.exists() else {}
         if cut.get("cutoff") != cutoff:
             export_until(data, target, cutoff)
-            cut = {"cutoff": cutoff, "raw_rows": export_rows(target)}
+            cut = {"cutoff": cutoff, "raw_rows": sum(table_rows(target).values())}
             marker.write_text(json.dumps(cut))
         out[name] = target
         out[f"{name}_raw_rows"] = cut["raw_rows"]
+    out["new_raw_rows"] = out["current_raw_rows"] - out["early_raw_rows"]
     return out
 
 
-def export_rows(export: Path) -> int:
-    """Raw rows of the Bitrix tables of a CSV export (not the ground-truth file)."""
-    return sum(_csv_rows(path) for path in export.glob("b*.csv"))
+def table_rows(export: Path) -> dict[str, int]:
+    """Raw rows per Bitrix table of a CSV export (not the ground-truth file)."""
+    return {
+        path.stem: _csv_rows(path) for path in sorted(export.glob("*.csv")) if path.stem[0] != "_"
+    }
 
 
 def run_size(
@@ -276,7 +277,7 @@ def run_size(
             return row
         row["incremental"] = {
             "cutoff": cutoff,
-            "new_raw_rows": exports["current_raw_rows"] - exports["early_raw_rows"],
+            "new_raw_rows": exports["new_raw_rows"],
             "first_build_seconds": first["seconds"],
             "hourly_run": second,
             "fraction_of_full_build": round(second["seconds"] / full["seconds"], 2),

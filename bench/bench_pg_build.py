@@ -150,7 +150,7 @@ def run_size(
         second = dbt_build(inc_db, run_dir, dbt_vars)
         row["incremental"] = {
             "cutoff": cutoff,
-            "new_raw_rows": exports["current_raw_rows"] - exports["early_raw_rows"],
+            "new_raw_rows": exports["new_raw_rows"],
             "first_build_seconds": first["seconds"],
             "reload_seconds": reload["seconds"],
             "hourly_run": second,
