@@ -5,6 +5,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DBT := $(BIN)/dbt
 export DBT_PROFILES_DIR ?= $(CURDIR)
+# pytest processes for `make test` (one per core by default; TEST_WORKERS=0 runs serially).
+# A test file runs whole in one process: its module fixtures build its warehouses once.
+TEST_WORKERS ?= auto
 
 .DEFAULT_GOAL := help
 
@@ -34,7 +37,7 @@ build: setup ## dbt build on the current target (BITRIX_DATA_DIR for your own ex
 	$(DBT) build
 
 test: setup lint ## all tests: lint, unit tests, dbt build + assertions on generated data
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: setup ## ruff + sqlfluff
 	$(BIN)/ruff check src tests scripts bench python_models
