@@ -291,3 +291,59 @@ union all
     insert into {{ arg_dict['target_relation'] }} ({{ columns }})
     select {{ columns }} from {{ arg_dict['temp_relation'] }}
 {%- endmacro %}
+
+
+{#-
+    Row-hash incremental models: write only the rows that changed.
+
+    A model whose rows have no key to scope a rebuild by (one row per touchpoint of many
+    inputs), and whose query is cheaper than writing its result whole, keeps `_row_hash`
+    on every row: the hash of its other columns. A run computes every row, and writes only
+    the rows whose hash no stored row has, plus a row of NULLs with the hash of every
+    stored row that no current row has. The model is incremental with delete+insert on
+    `_row_hash` (which deletes those stored rows) and a post-hook that deletes the rows
+    whose `marker` column is NULL, a column never NULL otherwise:
+
+        {{ config(
+            materialized='incremental',
+            incremental_strategy='delete+insert',
+            unique_key='_row_hash',
+            on_schema_change='fail',
+            post_hook=["delete from {{ this }} where source_table is null"],
+        ) }}
+        ...
+        {{ bitrix_omni.rows_changed_by_hash('final', columns) }}
+
+    The stored rows are then the current rows: a row either has its hash stored or is
+    written. The rows must be distinct (a unique test on `_row_hash`): two equal rows have
+    one hash, and a change in how many there are would go unseen. `_built_at` is the start
+    of the run that wrote a row, for the tests (macros/test_scope.sql). Like every
+    incremental model here, a change of the model's SQL needs `--full-refresh`.
+-#}
+{% macro rows_changed_by_hash(rows, columns) %}
+    {%- set row_hash = bitrix_omni.bx_hash(columns) -%}
+    {#- `dbt build --empty` reads no rows: every stored row would look gone -#}
+    {%- if bitrix_omni.is_scoped_run('_row_hash') and not flags.EMPTY %}
+select
+    {%- for column in columns %}
+    current_rows.{{ column }},
+    {%- endfor %}
+    coalesce(current_rows._row_hash, built._row_hash) as _row_hash,
+    {{ bitrix_omni.run_stamp() }} as _built_at
+from (
+    select
+        {{ rows }}.*,
+        {{ row_hash }} as _row_hash
+    from {{ rows }}
+) as current_rows
+full outer join (select _row_hash from {{ this }}) as built
+    on current_rows._row_hash = built._row_hash
+where current_rows._row_hash is null or built._row_hash is null
+    {%- else %}
+select
+    {{ rows }}.*,
+    {{ row_hash }} as _row_hash,
+    {{ bitrix_omni.run_stamp() }} as _built_at
+from {{ rows }}
+    {%- endif %}
+{%- endmacro %}

@@ -46,6 +46,7 @@ SCOPED = {
 }
 #: Other incremental tables and tables built from the scoped ones, compared as well.
 DOWNSTREAM = (
+    "main_intermediate.int_journeys__record_touchpoints",
     "main.bl_customer_identity_map",
     "main.bl_channel_attribution",
     "main.bl_omni_stats",
@@ -140,6 +141,7 @@ def runs(exports, tmp_path_factory) -> dict:
     first = run_dbt(BUILD, exports["early"], incremental_dir)
     assert first.returncode == 0, first.output[-4000:]
     before = {table: rows(first, table) for table in SCOPED}
+    record_touchpoints_before = row_hashes(first)
     shared_before = edge_statuses(
         first, exports["changes"]["shared_phone"], "b_user.PERSONAL_MOBILE"
     )
@@ -159,6 +161,7 @@ def runs(exports, tmp_path_factory) -> dict:
     return {
         "incremental_dir": incremental_dir,
         "before": before,
+        "record_touchpoints_before": record_touchpoints_before,
         "shared_phone_before": shared_before,
         "second": second,
         "second_compiled": compiled,
@@ -170,6 +173,31 @@ def test_incremental_run_equals_a_full_refresh(runs):
     second, reference = runs["second"], runs["reference"]
     for table in (*SCOPED, *DOWNSTREAM):
         assert rows(second, table) == rows(reference, table), table
+
+
+RECORD_TOUCHPOINTS = "main_intermediate.int_journeys__record_touchpoints"
+
+
+def row_hashes(run: DbtRun) -> set:
+    return {row_hash for (row_hash,) in run.query(f"select _row_hash from {RECORD_TOUCHPOINTS}")}
+
+
+def test_record_touchpoints_wrote_only_the_changed_rows(runs):
+    """The record touchpoints are incremental by row hash: the second run wrote the rows
+    whose hash the first run had not stored (the new months' and the edited ones) and
+    deleted those no current row has (the deleted and the edited ones), and left the
+    rest as they were."""
+    before, after = runs["record_touchpoints_before"], row_hashes(runs["second"])
+    written = {
+        row_hash
+        for (row_hash,) in runs["second"].query(
+            f"select _row_hash from {RECORD_TOUCHPOINTS}"
+            f" where _built_at = (select max(_built_at) from {RECORD_TOUCHPOINTS})"
+        )
+    }
+    assert written == after - before
+    assert before - after, "no touchpoint was deleted or changed"
+    assert 0 < len(written) < len(after) and before & after
 
 
 def tables(run: DbtRun) -> set[tuple[str, str]]:

@@ -340,6 +340,9 @@ def test_second_build_writes_only_changes_on_postgres(pg_db, builds, tmp_path):
         " order by customer_uuid",
         "touchpoints": f"select * from {schema}_intermediate.int_journeys__touchpoints"
         " order by touchpoint_id",
+        # incremental by row hash: a run with nothing new writes and deletes no row
+        "record_touchpoints": "select count(*), count(distinct _row_hash), max(_built_at)"
+        f" from {schema}_intermediate.int_journeys__record_touchpoints",
         # the record-scoped models (without the stamps of when a run wrote the rows: each
         # run re-stages the keys with replica duplicates, and rebuilds their records)
         "normalized": "select record_key, identifier_kind, evidence, identifier_value,"

@@ -6,7 +6,19 @@
     E-mail events carry the normalized address's hash (and the recipient's site user when
     the sender row names one). Depends on staging and the normalization cache only, so it
     is built while identity resolution runs; int_journeys__touchpoints attaches customers.
+
+    Incremental by row hash (rows_changed_by_hash in macros/incremental_scope.sql): every
+    run computes all touchpoints, which is quick, but writes only the rows that are new or
+    changed, and deletes the rows that are gone; writing millions of rows whole every hour
+    cost more than computing them.
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='_row_hash',
+    on_schema_change='fail',
+    post_hook=["delete from {{ this }} where source_table is null"],
+) }}
 with
 
 users as (
@@ -432,4 +444,8 @@ final as (
         and (record_key is not null or email_hash is not null)
 )
 
-select * from final
+{{ bitrix_omni.rows_changed_by_hash('final', [
+    'record_key', 'email_hash', 'occurred_at', 'channel', 'touchpoint_type', 'utm_source',
+    'utm_medium', 'utm_campaign', 'crm_source_id', 'touchpoint_detail', 'source_table',
+    'source_id', 'revenue',
+]) }}
