@@ -237,10 +237,12 @@ union all
 
 {#- An incremental run on a table that has fingerprints, or the `marker` column a model
     scopes its runs by (never in a dbt unit test, which has no `this`). A stored table
-    without it is built whole, and `on_schema_change: fail` then asks for --full-refresh. -#}
+    without it is built whole, and `on_schema_change: fail` then asks for --full-refresh.
+    Not under `dbt build --empty`: its refs read no rows, so every stored key would look
+    gone and be deleted; unscoped, the model writes no row and deletes none. -#}
 {% macro is_scoped_run(marker='_input_fingerprint') %}
     {{ return(
-        execute and this is not none and is_incremental()
+        execute and this is not none and is_incremental() and not flags.EMPTY
         and bitrix_omni.relation_has_column(this, marker)
     ) }}
 {% endmacro %}
@@ -322,8 +324,7 @@ union all
 -#}
 {% macro rows_changed_by_hash(rows, columns) %}
     {%- set row_hash = bitrix_omni.bx_hash(columns) -%}
-    {#- `dbt build --empty` reads no rows: every stored row would look gone -#}
-    {%- if bitrix_omni.is_scoped_run('_row_hash') and not flags.EMPTY %}
+    {%- if bitrix_omni.is_scoped_run('_row_hash') %}
 select
     {%- for column in columns %}
     current_rows.{{ column }},

@@ -96,6 +96,14 @@ def test_tests_read_the_rows_written_since_they_passed(tmp_path: Path) -> None:
     assert empty.returncode == 0, empty.output[-4000:]
     assert build.query("select * from main.bitrix_omni_test_marks order by all") == marks_before
     assert build.query(f"select count(*) from {USERS}") == users_before
+    # nor do the incremental models' scoped runs (every stored key would look gone)
+    counts_before = incremental_row_counts(build, tmp_path)
+    assert counts_before["main_intermediate.int_journeys__touchpoints"] > 0
+    empty_models = run_dbt(
+        ["run", "--empty", "--select", "config.materialized:incremental"], DEMO, tmp_path
+    )
+    assert empty_models.returncode == 0, empty_models.output[-4000:]
+    assert incremental_row_counts(build, tmp_path) == counts_before
 
     unknown = run_dbt(
         ["test", "--select", "stg_bitrix__users", "--vars", "{bitrix_omni_test_scope: hourly}"],
@@ -104,6 +112,18 @@ def test_tests_read_the_rows_written_since_they_passed(tmp_path: Path) -> None:
     )
     assert unknown.returncode != 0
     assert "bitrix_omni_test_scope must be 'written' or 'all', not 'hourly'" in unknown.output
+
+
+def incremental_row_counts(run: DbtRun, work_dir: Path) -> dict[str, int]:
+    """{schema.table: row count} of the incremental models."""
+    manifest = json.loads((work_dir / "target" / "manifest.json").read_text())
+    tables = sorted(
+        f"{node['schema']}.{node['alias']}"
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["config"]["materialized"] == "incremental"
+    )
+    assert len(tables) > 40
+    return {table: run.scalar(f"select count(*) from {table}") for table in tables}
 
 
 def stamped_models(work_dir: Path) -> dict[str, tuple[str, set[str]]]:
