@@ -303,8 +303,8 @@ union all
     on every row: the hash of its other columns. A run computes every row, and writes only
     the rows whose hash no stored row has, plus a row of NULLs with the hash of every
     stored row that no current row has. The model is incremental with delete+insert on
-    `_row_hash` (which deletes those stored rows) and a post-hook that deletes the rows
-    whose `marker` column is NULL, a column never NULL otherwise:
+    `_row_hash` (which deletes those stored rows) and a post-hook that deletes the rows of
+    NULLs again, by a column that is never NULL otherwise:
 
         {{ config(
             materialized='incremental',
