@@ -42,7 +42,14 @@ from bitrix_omni.identity import (
     checked_cap,
 )
 from bitrix_omni.pipeline import utc_stamp
-from bitrix_omni.scoped import _columns, _count, _from, _link_neighbours, grow
+from bitrix_omni.scoped import (
+    _columns,
+    _count,
+    _from,
+    _link_neighbours,
+    create_temporary_table,
+    grow,
+)
 
 __all__ = ["GuardRun", "guard_config", "run_guards", "warehouse_guarded_identifiers"]
 
@@ -200,11 +207,9 @@ def warehouse_guarded_identifiers(
                     checked.identifier_kind = ids.identifier_kind
                     and checked.identifier_hash = ids.identifier_hash
         """
-    session.execute(f"drop table if exists {HOLDERS_TABLE}")
     try:
-        session.execute(
-            f"create temporary table {HOLDERS_TABLE} as "
-            + _holders_query(records, identifiers, links, blocklist, cap)
+        create_temporary_table(
+            session, HOLDERS_TABLE, _holders_query(records, identifiers, links, blocklist, cap)
         )
         holders = to_arrow(session.sql(f"select * from {HOLDERS_TABLE}"))
         if holders.num_rows == 0:
@@ -445,10 +450,8 @@ def run_guards(
                 max_share * max(total, 1),
             )
             if size >= 0:
-                session.execute(f"drop table if exists {VALUES_TABLE}")
-                session.execute(
-                    f"create temporary table {VALUES_TABLE} as "
-                    + _values_to_check(records, identifiers, previous)
+                create_temporary_table(
+                    session, VALUES_TABLE, _values_to_check(records, identifiers, previous)
                 )
                 checked = _count(session, f"select * from {VALUES_TABLE}")
                 guarded = warehouse_guarded_identifiers(

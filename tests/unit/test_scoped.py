@@ -27,7 +27,13 @@ from bitrix_omni.guards import (
     run_guards,
     warehouse_guarded_identifiers,
 )
-from bitrix_omni.scoped import SCOPE_TABLE, Relations, run_resolution
+from bitrix_omni.scoped import (
+    SCOPE_TABLE,
+    Relations,
+    create_temporary_table,
+    grow,
+    run_resolution,
+)
 
 KEYS = [f"b_user:{i}" for i in range(6)] + [f"b_sale_order:{i}" for i in range(6)]
 VALUES = [
@@ -526,3 +532,37 @@ def test_guards_see_a_group_split_away_from_the_holders(split: str) -> None:
         con.execute("delete from logged_changes")
         blind = _guard_run(con, 1, AT[1], "select * from stored_guards")
         assert list(blind.rows["reason"]) == ["blocklisted"]
+
+
+class RecordingSession:
+    """A DuckDB connection as a Python model's session, recording what `execute` runs."""
+
+    def __init__(self) -> None:
+        self.connection = duckdb.connect()
+        self.statements: list[str] = []
+
+    def execute(self, statement: str) -> None:
+        self.statements.append(" ".join(statement.split()))
+        self.connection.execute(statement)
+
+    def sql(self, query: str):
+        return self.connection.sql(query)
+
+
+def test_temporary_tables_are_analyzed() -> None:
+    """PostgreSQL never analyzes a temporary table by itself, and a planner without its
+    statistics took the guards' candidates for one row (a nested loop over every record
+    for each): the temporary tables are analyzed once created and once grown."""
+    session = RecordingSession()
+    create_temporary_table(session, "made", "select 'b_user:1' as record_key")
+    assert session.statements[-1] == "analyze made"
+    first, size, rounds = grow(
+        session,
+        "grown",
+        "select 'b_user:1' as record_key",
+        lambda frontier: (
+            f"select 'b_user:2' as record_key where exists (select 1 from grown where {frontier})"
+        ),
+    )
+    assert (first, size, rounds) == (1, 2, 1)
+    assert session.statements[-1] == "analyze grown"
