@@ -262,8 +262,8 @@ def create_temporary_table(session: Any, table: str, query: str) -> None:
     """``create temporary table <table> as <query>`` (replacing one left over), then
     ``analyze``: PostgreSQL's autovacuum never analyzes temporary tables, and without
     statistics the planner takes one for a few rows. The guards' holders query then
-    chose a nested loop over every record for each candidate (65 s instead of ~1 s at
-    100k customers on an ordinary hour)."""
+    chose a nested loop over every record for each candidate (65 s; 4 s analyzed, at 100k
+    customers on an ordinary hour)."""
     session.execute(f"drop table if exists {table}")
     session.execute(f"create temporary table {table} as {query}")
     session.execute(f"analyze {table}")
