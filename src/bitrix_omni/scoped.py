@@ -253,7 +253,7 @@ def grow(
         if added == 0:
             break
         size, rounds = size + added, rounds + 1
-    if rounds:
+    if rounds and size <= limit:  # past the limit the caller does not read the table
         session.execute(f"analyze {table}")
     return first, (size if size <= limit else -1), rounds
 
