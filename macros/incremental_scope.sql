@@ -174,6 +174,27 @@
 {%- endmacro %}
 
 
+{#- The body of the `scope` CTE of a model computed per key from the rows of one upstream
+    model that stamps the rows it writes (`stamp`, the start of the writing run) and rewrites
+    every row of a key it rebuilds (a key-scoped model): the keys of the upstream rows
+    written after this model's newest row. An upstream key rebuilt since is rebuilt here; a
+    run that failed or was skipped leaves this model's newest row older, so the next run
+    takes those keys too. The keys gone upstream leave no row to find: the model's pre-hook
+    `delete_keys_without_inputs` deletes them. Unlike a fingerprint this sees no var (a
+    model using one needs fingerprints) and no change made to the upstream table by hand.
+    Every key on a table without rows; `in_scope(column, '_built_at')` filters by it. -#}
+{% macro keys_written_upstream(key, relation, stamp='_built_at') %}
+    select distinct {{ key }} as scope_key
+    from {{ relation }}
+    {%- if bitrix_omni.is_scoped_run('_built_at') %}
+    where {{ stamp }} > (
+        select coalesce(max(_built_at), {{ bitrix_omni.timestamp_literal('1900-01-01 00:00:00') }})
+        from {{ this }}
+    )
+    {%- endif %}
+{%- endmacro %}
+
+
 {#- The body of a `scope` CTE part: the keys (as `scope_key`) with a current row whose
     `row_hash` no stored row has, or a stored row whose `row_hash` no current row has.
     `current` and `built` are relations (CTEs) of (`key`, row_hash); one hash join. -#}

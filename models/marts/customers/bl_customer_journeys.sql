@@ -1,7 +1,9 @@
 {#-
     Every customer's touchpoints in order, numbered, with the step before each.
     Incremental by customer (macros/incremental_scope.sql): a run rewrites only the
-    journeys of customers whose touchpoints changed.
+    journeys of the customers whose touchpoints int_journeys__touchpoints rewrote since
+    this table's newest row (its `_built_at`, no fingerprint: the journey reads nothing
+    else, no var), and the pre-hook deletes the journeys of customers without touchpoints.
 -#}
 {#- PostgreSQL indexes for BI lookups; DuckDB builds none (its table swap and
     indexes do not mix, and scans are fast without them). -#}
@@ -17,25 +19,14 @@
     pre_hook="{{ bitrix_omni.delete_keys_without_inputs(
         'customer_uuid', 'int_journeys__touchpoints') }}",
 ) }}
-{%- set touch_columns = [
-    'touchpoint_id', 'channel', 'touchpoint_type', 'utm_source', 'utm_medium', 'utm_campaign',
-    'crm_source_id', 'touchpoint_detail', 'source_table', 'source_id', 'revenue',
-    'is_conversion', 'is_marketing_touch', 'occurred_at',
-] %}
 with
 
 touchpoints as not materialized (
     select * from {{ ref('int_journeys__touchpoints') }}
 ),
 
-fingerprints as (
-    {{ key_fingerprints('customer_uuid', [
-        {'relation': 'touchpoints', 'columns': touch_columns},
-    ]) }}
-),
-
 scope as (  -- noqa: ST03
-    {{ keys_to_build('customer_uuid', 'fingerprints') }}
+    {{ keys_written_upstream('customer_uuid', 'touchpoints') }}
 ),
 
 ordered as (
@@ -69,10 +60,9 @@ ordered as (
             order by occurred_at, touchpoint_id
         ) as previous_channel,
         ---------- incremental state
-        {{ fingerprint_over('customer_uuid', touch_columns) }} as _input_fingerprint,
         {{ bitrix_omni.run_stamp() }} as _built_at
     from touchpoints
-    where {{ in_scope('customer_uuid') }}
+    where {{ in_scope('customer_uuid', '_built_at') }}
 )
 
 select * from ordered
