@@ -123,6 +123,20 @@
         {{ return(body) }}
     {%- endif -%}
 
+    {#- read as empty, a raw table that went missing would turn every staged key into a
+        tombstone: an outage of the replication must not delete the staged rows -#}
+    {%- if physical['from'] is none and run_query(
+        'select count(*) from (select 1 as found from ' ~ this ~ ' limit 1) as staged'
+    ).rows[0][0] > 0 -%}
+        {{ exceptions.raise_compiler_error(
+            "bitrix_omni: raw table " ~ raw_table['name'] ~ " not found in "
+            ~ physical['where_looked'] ~ ", but " ~ this ~ " holds rows staged from it; read"
+            ~ " as empty it would delete them all, so nothing was changed. If the replication"
+            ~ " lost the table, restore it and run again; if the site no longer has it,"
+            ~ " rebuild the model: dbt build --full-refresh --select " ~ model.name
+        ) }}
+    {%- endif -%}
+
     {%- set key_sql = bitrix_omni.bitrix_raw_key_sql(raw_table) -%}
     {#- composite keys keep the full compare: PostgreSQL plans the text match of several
         columns as sorts and merge joins over every row (2x slower at 1M customers) -#}

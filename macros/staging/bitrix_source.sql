@@ -150,9 +150,7 @@
 
 {#- PostgreSQL and other databases: the replicated schema named by the source. -#}
 {% macro default__bitrix_source_physical(relation, table_name) %}
-    {%- set found = adapter.get_relation(
-        database=relation.database, schema=relation.schema, identifier=table_name
-    ) -%}
+    {%- set found = bitrix_omni.bitrix_find_relation(relation.database, relation.schema, table_name) -%}
     {%- set physical = {'from': found, 'names': [], 'types': {}, 'where_looked': 'schema ' ~ relation.schema} -%}
     {%- if found is not none -%}
         {%- for column in adapter.get_columns_in_relation(found) -%}
@@ -161,6 +159,52 @@
         {%- endfor -%}
     {%- endif -%}
     {{ return(physical) }}
+{% endmacro %}
+
+
+{#-
+    The relation `identifier` of `schema` as the catalog lists it now (a table, view or
+    materialized view), or none. The name matches exactly or, when none does, case-
+    insensitively if just one does.
+
+    Not `adapter.get_relation`: for a schema dbt did not cache at the start of the run
+    (the replicated schema is not the project's) it lists the schema and adds the
+    relations to its cache one at a time, and a thread asking in between is answered from
+    the cache: a partial list, in which a present raw table is missing. Staging models
+    start side by side on every thread, so that happened in ordinary runs: the table was
+    then read as empty (a first build lost its rows; an incremental one would have
+    deleted every staged row).
+-#}
+{% macro bitrix_find_relation(database, schema, identifier) %}
+    {%- set listed = list_relations_without_caching(
+        api.Relation.create(database=database, schema=schema).without_identifier()
+    ) -%}
+    {%- set exact = [] -%}
+    {%- set folded = [] -%}
+    {%- for row in listed.rows
+        if row['schema'] | lower == schema | lower
+        and row['type'] in ('table', 'view', 'materialized_view') -%}
+        {%- if row['name'] == identifier -%}
+            {%- do exact.append(row) -%}
+        {%- elif row['name'] | lower == identifier | lower -%}
+            {%- do folded.append(row) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- set matches = exact or folded -%}
+    {%- if matches | length > 1 -%}
+        {{ exceptions.raise_compiler_error(
+            "bitrix_omni: schema " ~ schema ~ " holds " ~ matches | length ~ " relations named "
+            ~ identifier ~ " (" ~ matches | map(attribute='name') | join(', ')
+            ~ ") but one is read; rename or drop the others"
+        ) }}
+    {%- endif -%}
+    {%- if not matches -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(api.Relation.create(
+        database=database, schema=matches[0]['schema'], identifier=matches[0]['name'],
+        type=matches[0]['type'],
+    )) }}
 {% endmacro %}
 
 

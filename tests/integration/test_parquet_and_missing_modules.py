@@ -82,3 +82,31 @@ def test_shop_without_crm_and_sender_modules(tmp_path):
         )
         > 0
     )
+
+
+def test_a_raw_table_gone_after_a_build_stops_the_run(tmp_path):
+    """A raw table that disappears after it was staged (a broken replication) is an error
+    that names the fix, not an empty table whose every key would be deleted; once the site
+    really has no such table, --full-refresh of that model empties it."""
+    data_dir = tmp_path / "export"
+    generate(data_dir, 100, seed=5)
+    work_dir = tmp_path / "build"
+    work_dir.mkdir()
+    selection = ["-s", "stg_bitrix__crm_communications"]
+    first = run_dbt(["run", *selection], data_dir, work_dir)
+    assert first.returncode == 0, first.output[-4000:]
+    count = "select count(*) from main_staging.stg_bitrix__crm_communications"
+    staged = first.scalar(count)
+    assert staged > 0
+
+    (data_dir / "b_crm_field_multi.csv").unlink()
+    gone = run_dbt(["run", *selection], data_dir, work_dir)
+    assert gone.returncode != 0
+    assert "raw table b_crm_field_multi not found" in gone.output
+    assert "--full-refresh --select stg_bitrix__crm_communications" in gone.output
+    assert "Traceback" not in gone.output
+    assert gone.scalar(count) == staged
+
+    rebuilt = run_dbt(["run", "--full-refresh", *selection], data_dir, work_dir)
+    assert rebuilt.returncode == 0, rebuilt.output[-4000:]
+    assert rebuilt.scalar(count) == 0
