@@ -14,8 +14,11 @@
       test's mark;
     * uniqueness tests (unique, dbt_utils' unique_combination_of_columns): every row of the
       keys stamped after the mark, so a written row that repeats an old key still fails;
+    * a singular test that opts in (config meta `bitrix_omni_scoped_test: true`): what
+      its SQL derives from `singular_test_written(model)`, the condition on the written
+      rows of a model it reads (e.g. every row of the customers with a written row);
     * any other test (relationships: a deleted parent orphans old rows; aggregates;
-      singular tests): everything, as always.
+      other singular tests): everything, as always.
 
     A stamp must be set on every row a run writes, to a time later than any earlier run's
     start: the start of the writing run (`run_stamp()`: `_staged_at`, `_built_at`, the
@@ -110,28 +113,91 @@
     reads everything: scope `all`, a test that needs every row, a model without a stamp, no
     mark yet. -#}
 {% macro written_since_mark(relation) %}
+    {%- if not bitrix_omni.tests_read_written_rows() -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set stamp = bitrix_omni.scoped_test_stamp(model) -%}
+    {%- if stamp is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set mark = bitrix_omni.stored_test_mark(
+        model.unique_id, bitrix_omni.test_definition(config.get('where'), stamp)
+    ) -%}
+    {%- if mark is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(stamp ~ ' > ' ~ mark) }}
+{% endmacro %}
+
+
+{#- Whether tests read only the rows written since their marks (`bitrix_omni_test_scope`
+    is `written`, the default) rather than everything (`all`). -#}
+{% macro tests_read_written_rows() %}
     {%- set scope = var('bitrix_omni_test_scope', 'written') -%}
     {%- if scope not in ('written', 'all') -%}
         {{ exceptions.raise_compiler_error(
             "bitrix_omni_test_scope must be 'written' or 'all', not '" ~ scope ~ "'"
         ) }}
     {%- endif -%}
-    {%- if not execute or scope == 'all' -%}
-        {{ return(none) }}
-    {%- endif -%}
-    {%- set stamp = bitrix_omni.scoped_test_stamp(model) -%}
+    {{ return(execute and scope == 'written') }}
+{% endmacro %}
+
+
+{#- The stored mark of a test (a timestamp literal), or none when it has none for this
+    definition. -#}
+{% macro stored_test_mark(test_id, definition) %}
     {%- set marks = bitrix_omni.test_marks_relation() -%}
-    {%- if stamp is none or adapter.get_relation(marks.database, marks.schema, marks.identifier) is none -%}
+    {%- if adapter.get_relation(marks.database, marks.schema, marks.identifier) is none -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set mark = run_query(
-        "select max(tested_through) from " ~ marks ~ " where test_id = '" ~ model.unique_id
-        ~ "' and test_definition = '" ~ bitrix_omni.test_definition(config.get('where'), stamp) ~ "'"
+        "select max(tested_through) from " ~ marks ~ " where test_id = '" ~ test_id
+        ~ "' and test_definition = '" ~ definition ~ "'"
     ).rows[0][0] -%}
+    {{ return(bitrix_omni.timestamp_literal(mark) if mark is not none else none) }}
+{% endmacro %}
+
+
+{#- In a singular test that opts in (config meta `bitrix_omni_scoped_test: true`): the
+    condition "stamped after the test's mark" on the rows of `model_name` (a model the
+    test refs) that stamps its rows with the start of the writing run;
+    or none when the test reads everything (scope `all`, no mark yet, the test's SQL
+    changed since its mark). The test itself decides what the written rows make it read
+    (e.g. every row of the customers that have a written row). The mark moves to the start
+    of a run in which the test passed. -#}
+{% macro singular_test_written(model_name) %}
+    {%- if not execute -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set node = graph.nodes.get('model.' ~ project_name ~ '.' ~ model_name) -%}
+    {%- if (
+        not model.config.meta.get('bitrix_omni_scoped_test')
+        or node is none
+        or not node.config.meta.get('bitrix_omni_written_at')
+        or not node.config.meta.get('bitrix_omni_written_at_run_start', true)
+    ) -%}
+        {{ exceptions.raise_compiler_error(
+            "singular_test_written('" ~ model_name ~ "') in " ~ model.name ~ ": the test"
+            ~ " needs meta bitrix_omni_scoped_test: true, and " ~ model_name ~ " must be a"
+            ~ " model whose meta bitrix_omni_written_at names a run-start stamp"
+        ) }}
+    {%- endif -%}
+    {%- if not bitrix_omni.tests_read_written_rows() -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set mark = bitrix_omni.stored_test_mark(
+        model.unique_id, bitrix_omni.singular_test_definition(model)
+    ) -%}
     {%- if mark is none -%}
         {{ return(none) }}
     {%- endif -%}
-    {{ return(stamp ~ ' > ' ~ bitrix_omni.timestamp_literal(mark)) }}
+    {{ return(node.config.meta['bitrix_omni_written_at'] ~ ' > ' ~ mark) }}
+{% endmacro %}
+
+
+{#- What the mark of a singular test was set for: its SQL. -#}
+{% macro singular_test_definition(test) %}
+    {{- return(local_md5('singular|' ~ test.checksum.checksum)) -}}
 {% endmacro %}
 
 
@@ -186,6 +252,12 @@
     {%- set newest = {} -%}
     {%- set ids = [] -%}
     {%- set rows = [] -%}
+    {%- for result in results if result.node.resource_type == 'test' and result.status == 'pass'
+        and result.node.config.meta.get('bitrix_omni_scoped_test') -%}
+        {%- do ids.append("'" ~ result.node.unique_id ~ "'") -%}
+        {%- do rows.append("(" ~ ids[-1] ~ ", '" ~ bitrix_omni.singular_test_definition(result.node)
+            ~ "', " ~ bitrix_omni.run_stamp() ~ ")") -%}
+    {%- endfor -%}
     {%- for result in results if result.node.resource_type == 'test' and result.status == 'pass' -%}
         {%- set attached = result.node.attached_node -%}
         {%- set stamp = bitrix_omni.scoped_test_stamp(result.node) -%}

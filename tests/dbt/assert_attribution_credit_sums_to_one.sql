@@ -2,16 +2,42 @@
     Every non-canceled order gets exactly one unit of credit under every
     attribution model: returns (order, model) pairs whose credits do not sum to
     1 within 1e-9, including orders missing from bl_order_attribution.
+
+    Reads the orders of the customers whose timeline or attribution rows were
+    written since the test last passed (macros/test_scope.sql): both models
+    rewrite every row of a customer they rebuild; everything under
+    `bitrix_omni_test_scope: all`.
 -#}
+{{ config(meta={'bitrix_omni_scoped_test': true}) }}
+{%- set touchpoints_written = bitrix_omni.singular_test_written('int_journeys__touchpoints') %}
+{%- set attribution_written = bitrix_omni.singular_test_written('bl_order_attribution') %}
+{%- set scoped = touchpoints_written is not none and attribution_written is not none %}
+{%- set in_written = 'customer_uuid in (select written_customers.customer_uuid'
+    ~ ' from written_customers)' if scoped else 'true' %}
 with
 
 order_attribution as not materialized (
     select * from {{ ref('bl_order_attribution') }}
 ),
 
-touchpoints as (
+touchpoints as not materialized (
     select * from {{ ref('int_journeys__touchpoints') }}
 ),
+
+{%- if scoped %}
+
+written_customers as (
+    select touchpoints.customer_uuid
+    from touchpoints
+    where {{ touchpoints_written }}
+
+    union
+
+    select order_attribution.customer_uuid
+    from order_attribution
+    where {{ attribution_written }}
+),
+{%- endif %}
 
 orders as (
     select distinct source_id as order_id
@@ -19,6 +45,7 @@ orders as (
     where
         touchpoint_type = 'order'
         and source_table = 'b_sale_order'
+        and {{ in_written }}
 ),
 
 attribution_models as (
@@ -32,6 +59,7 @@ credit_sums as (
         attribution_model,
         sum(credit) as total_credit
     from order_attribution
+    where {{ in_written }}
     group by 1, 2
 ),
 

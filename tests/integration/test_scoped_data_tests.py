@@ -198,3 +198,51 @@ def test_every_row_a_run_changes_is_stamped_after_the_marks(tmp_path: Path) -> N
         assert late == [], (table, stamp, tested_through, late[:3])
     assert changed["main.bl_customer_identity_evidence"] > 0
     assert changed["main_intermediate.int_identity__record_fingerprints"] > 0
+
+
+CREDIT_TEST = "assert_attribution_credit_sums_to_one"
+
+
+def test_a_singular_test_reads_the_customers_written_since_it_passed(tmp_path: Path) -> None:
+    """The credit test (meta bitrix_omni_scoped_test) checks the orders of the customers
+    whose timeline or attribution rows were written since it passed; `all` checks every
+    order."""
+    build = run_dbt(["build"], DEMO, tmp_path)
+    assert build.returncode == 0, build.output[-6000:]
+    run_start = build.query(f"select max(_built_at) from {ATTRIBUTION}")[0][0]
+    (mark,) = build.query(
+        "select tested_through from main.bitrix_omni_test_marks where test_id like ?",
+        [f"%.{CREDIT_TEST}%"],
+    )[0]
+    assert mark == run_start
+
+    # one order's credit halved, as a run would have written it: the scoped test sees it
+    (order_id, customer_uuid) = build.query(
+        f"select order_id, customer_uuid from {ATTRIBUTION} "
+        "where attribution_model = 'linear' order by order_id limit 1"
+    )[0]
+    halve = (
+        f"update {ATTRIBUTION} set credit = credit / 2, _built_at = cast('{{}}' as timestamp) "
+        f"where order_id = {order_id} and attribution_model = 'linear'"
+    )
+    execute(build, halve.format("2999-01-01"))
+    selected = ["--select", CREDIT_TEST]
+    scoped = run_dbt(["test", *selected], DEMO, tmp_path)
+    assert CREDIT_TEST in failed(scoped)
+    compiled = compiled_test(tmp_path, CREDIT_TEST)
+    assert f"_built_at > cast('{run_start}" in compiled
+    assert "written_customers" in compiled
+
+    # a customer whose rows are all older than the mark is not read by the hourly scope
+    execute(
+        build,
+        f"update {ATTRIBUTION} set _built_at = cast('2000-01-01' as timestamp) "
+        f"where customer_uuid = '{customer_uuid}'",
+        "update main_intermediate.int_journeys__touchpoints "
+        f"set _built_at = cast('2000-01-01' as timestamp) where customer_uuid = '{customer_uuid}'",
+    )
+    hourly = run_dbt(["test", *selected], DEMO, tmp_path)
+    assert hourly.returncode == 0, hourly.output[-4000:]
+    nightly = run_dbt(["test", *selected, *ALL_ROWS], DEMO, tmp_path)
+    assert CREDIT_TEST in failed(nightly)
+    assert "written_customers" not in compiled_test(tmp_path, CREDIT_TEST)
