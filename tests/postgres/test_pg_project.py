@@ -26,7 +26,7 @@ from loader import load_csv_dir
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 DEMO_DIR = PROJECT_DIR / "data" / "demo"
-PARTIAL_CACHE_DBT = Path(__file__).resolve().with_name("dbt_partial_cache.py")
+PARTIAL_CACHE_DBT = Path(__file__).resolve().with_name("partial_cache_dbt.py")
 DATABASE = "bitrix_omni_test"
 VARIANTS = {"upper": "bitrix_upper", "lower": "bitrix_lower"}  # variant -> source schema
 

@@ -5,6 +5,9 @@ cache one at a time; a thread that asks while another is doing so gets the relat
 added so far. This runs dbt (arguments as for `dbt`) with that moment made permanent: the
 cached answer for the schema `BITRIX_SOURCE_SCHEMA` holds its first relation only. The
 project must not depend on the cache for the raw tables.
+
+Its name must not start with `dbt_`: dbt imports every such module on the path as a plugin,
+and this one patches dbt on import.
 """
 
 from __future__ import annotations
