@@ -369,3 +369,61 @@ select
 from {{ rows }}
     {%- endif %}
 {%- endmacro %}
+
+
+{#- For a model computed per key from one staging model, where `key_columns` are the
+    first columns of the staging key (e.g. the entity of CRM UTM marks keyed by entity and
+    code): the keys (a query) with a staged row (re)staged after the model's newest
+    `_built_at`, or a staged row deleted since (stg_bitrix__deleted_keys, whose text keys
+    join the key's columns with '|'); none when the model is built whole (not a scoped
+    run, no row yet, or every staged row restaged since: a --full-refresh of staging
+    leaves no tombstones). The model's pre-hook `delete_staged_key_scope` deletes the
+    scope's rows (all rows when none) and the model appends the scope's rows. -#}
+{% macro staged_key_scope(staging_model, raw_table, key_columns) %}
+    {%- set staged = ref(staging_model) -%}
+    {%- set deleted = ref('stg_bitrix__deleted_keys') -%}
+    {%- if not bitrix_omni.is_scoped_run('_built_at') -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set built = run_query('select max(_built_at) from ' ~ this).rows[0][0] -%}
+    {%- if built is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set since = bitrix_omni.timestamp_literal(built) -%}
+    {%- set kept = run_query(
+        'select count(*) from (select 1 as found from ' ~ staged ~ ' where _staged_at <= '
+        ~ since ~ ' limit 1) as kept'
+    ).rows[0][0] -%}
+    {%- if kept == 0 -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set parts = [] -%}
+    {%- for column_name in key_columns -%}
+        {%- do parts.append('cast(' ~ dbt.split_part('deleted.deleted_key', "'|'", loop.index)
+            ~ ' as ' ~ dbt.type_bigint() ~ ') as ' ~ column_name) -%}
+    {%- endfor -%}
+    {%- set query -%}
+    select {{ key_columns | join(', ') }}
+    from {{ staged }}
+    where _staged_at > {{ since }}
+    union
+    select {{ parts | join(', ') }}
+    from {{ deleted }} as deleted
+    where deleted.raw_table = '{{ raw_table }}' and deleted.deleted_at > {{ since }}
+    {%- endset -%}
+    {{ return(query) }}
+{%- endmacro %}
+
+
+{#- Pre-hook of a model scoped by `staged_key_scope`: delete the rows of the keys in scope,
+    or every row when the model is built whole. -#}
+{% macro delete_staged_key_scope(staging_model, raw_table, key_columns) %}
+    {%- if not bitrix_omni.incremental_hook_runs() -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set scope = bitrix_omni.staged_key_scope(staging_model, raw_table, key_columns) -%}
+    delete from {{ this }}
+    {%- if scope is not none %}
+    where ({{ key_columns | join(', ') }}) in ({{ scope }})
+    {%- endif %}
+{% endmacro %}

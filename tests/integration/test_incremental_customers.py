@@ -46,6 +46,7 @@ SCOPED = {
 }
 #: Other incremental tables and tables built from the scoped ones, compared as well.
 DOWNSTREAM = (
+    "main_intermediate.int_journeys__crm_utm",
     "main_intermediate.int_journeys__record_touchpoints",
     "main.bl_customer_identity_map",
     "main.bl_channel_attribution",
@@ -102,6 +103,20 @@ def cancel_early_order(header: list[str], body: list[list[str]]) -> str:
     return row[0]
 
 
+def edit_crm_utm_mark(header: list[str], body: list[list[str]]) -> tuple[str, str]:
+    """The first CRM UTM mark gets another value; returns its entity."""
+    body[0][header.index("VALUE")] = "edited_crm_source"
+    return body[0][0], body[0][1]
+
+
+def delete_crm_utm_entity(header: list[str], body: list[list[str]]) -> tuple[str, str]:
+    """Every UTM mark of the second entity in the export goes; returns the entity."""
+    first = tuple(body[0][:2])
+    entity = next(tuple(row[:2]) for row in body if tuple(row[:2]) != first)
+    body[:] = [row for row in body if tuple(row[:2]) != entity]
+    return entity
+
+
 @pytest.fixture(scope="module")
 def exports(tmp_path_factory) -> dict:
     base = tmp_path_factory.mktemp("exports")
@@ -123,6 +138,8 @@ def exports(tmp_path_factory) -> dict:
         "deleted_order": mutate(final, "b_sale_order", delete_first),
         "edited_utm": mutate(final, "b_uts_user", edit_first("UF_UTM_SOURCE", "edited_source")),
         "deleted_contact_field": mutate(final, "b_crm_field_multi", delete_first),
+        "edited_crm_utm": mutate(final, "b_crm_utm", edit_crm_utm_mark),
+        "deleted_crm_utm": mutate(final, "b_crm_utm", delete_crm_utm_entity),
         "shared_phone": shared,
         "released_phone": mutate(
             final, "b_user", share_value(slice(20, 22), "PERSONAL_MOBILE", "")
@@ -224,6 +241,27 @@ def test_a_left_over_temporary_table_is_dropped_by_the_next_run(exports, runs, t
     assert again.returncode == 0, again.output[-4000:]
     left = {name for _, name in tables(again) if "__dbt_tmp" in name}
     assert left == {f"{registry}__dbt_tmp_keep"}
+
+
+def test_crm_utm_rebuilt_only_the_changed_entities(exports, runs):
+    """The CRM UTM pivot rewrote the entity whose mark was edited and deleted the one
+    whose marks are gone (the export's marks are the same in both runs otherwise)."""
+    crm_utm = "main_intermediate.int_journeys__crm_utm"
+    second = runs["second"]
+    written = second.query(
+        f"select entity_type_id, entity_id from {crm_utm}"
+        f" where _built_at = (select max(_built_at) from {crm_utm})"
+    )
+    edited = tuple(int(part) for part in exports["changes"]["edited_crm_utm"])
+    assert written == [edited]
+    deleted = tuple(int(part) for part in exports["changes"]["deleted_crm_utm"])
+    assert (
+        second.query(
+            f"select * from {crm_utm} where (entity_type_id, entity_id) = (?, ?)", list(deleted)
+        )
+        == []
+    )
+    assert second.scalar(f"select count(*) from {crm_utm}") > 100
 
 
 def test_the_edits_changed_customers(exports, runs):
