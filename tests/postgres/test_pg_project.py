@@ -204,6 +204,56 @@ def test_raw_tables_are_found_while_dbt_caches_their_schema(pg_db, tmp_path):
     _assert_one_staged_row_per_raw_id(pg_db, "analytics_partial_cache", "lower")
 
 
+def _pg_execute(params: dict, *statements: str) -> None:
+    connection = psycopg2.connect(**params)
+    connection.autocommit = True
+    try:
+        with connection.cursor() as cursor:
+            for statement in statements:
+                cursor.execute(statement)
+    finally:
+        connection.close()
+
+
+def test_a_raw_table_name_matches_case_insensitively_when_unique(pg_db, tmp_path):
+    """A replica that names a table in another case is read; two tables whose names differ
+    only in case are an error that names them."""
+    source = "bitrix_mixed_case"
+    _pg_execute(
+        pg_db,
+        f"drop schema if exists {source} cascade",
+        f"create schema {source}",
+        f'create table {source}."B_Crm_Field_Multi" as'
+        f" select * from {VARIANTS['lower']}.b_crm_field_multi",
+    )
+    env = {
+        "DBT_PROFILES_DIR": str(PROJECT_DIR),
+        **prod_target_env(pg_db),
+        "BITRIX_OMNI_PG_SCHEMA": "analytics_mixed_case",
+        "BITRIX_SOURCE_SCHEMA": source,
+        "DBT_TARGET_PATH": str(tmp_path / "target"),
+        "DBT_LOG_PATH": str(tmp_path / "logs"),
+    }
+    selected = ["run", "--select", "stg_bitrix__crm_communications", "stg_bitrix__deleted_keys"]
+    run = dbt(selected, env)
+    assert run.returncode == 0, (run.stdout + run.stderr)[-6000:]
+    staged = _pg_scalar(
+        pg_db, "select count(*) from analytics_mixed_case_staging.stg_bitrix__crm_communications"
+    )
+    assert staged == _pg_scalar(pg_db, f'select count(*) from {source}."B_Crm_Field_Multi"') > 0
+
+    _pg_execute(
+        pg_db,
+        f"create table {source}.b_crm_field_multi_ as select 1 as id",
+        f'create view {source}."B_CRM_FIELD_MULTI" as select * from {source}."B_Crm_Field_Multi"',
+    )
+    ambiguous = dbt(selected, env)
+    output = ambiguous.stdout + ambiguous.stderr
+    assert ambiguous.returncode != 0
+    assert f"schema {source} holds 2 relations named b_crm_field_multi" in output
+    assert "Traceback" not in output
+
+
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_identity_on_postgres(pg_db, pg_builds, variant):
     schema = pg_builds[variant]
