@@ -385,11 +385,10 @@ from {{ rows }}
     {%- if not bitrix_omni.is_scoped_run('_built_at') -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set built = run_query('select max(_built_at) from ' ~ this).rows[0][0] -%}
-    {%- if built is none -%}
+    {%- set since = bitrix_omni.newest_stamp(this, '_built_at') -%}
+    {%- if since is none -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set since = bitrix_omni.timestamp_literal(built) -%}
     {%- set kept = run_query(
         'select count(*) from (select 1 as found from ' ~ staged ~ ' where _staged_at <= '
         ~ since ~ ' limit 1) as kept'

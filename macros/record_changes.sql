@@ -58,6 +58,14 @@
 {% endmacro %}
 
 
+{#- The newest value of the timestamp `column` in `relation`, as a literal; none when the
+    relation has no row (or no value). -#}
+{% macro newest_stamp(relation, column) %}
+    {%- set value = run_query('select max(' ~ column ~ ') from ' ~ relation).rows[0][0] -%}
+    {{ return(bitrix_omni.timestamp_literal(value) if value is not none else none) }}
+{% endmacro %}
+
+
 {#- The final select of a staging model: the rows of `relation` (its de-duplicated rows;
     stamped after de-duplication, so the winner of a tie never depends on the run) with
     `_staged_at`: this run's start, except for a key whose row is the one already staged
@@ -194,11 +202,10 @@ left join {{ this }} as previous
         or not bitrix_omni.relation_has_column(this, '_changed_at') -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set built = run_query("select max(_changed_at) from " ~ this).rows[0][0] -%}
-    {%- if built is none -%}
+    {%- set since = bitrix_omni.newest_stamp(this, '_changed_at') -%}
+    {%- if since is none -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set since = bitrix_omni.timestamp_literal(built) -%}
     {%- set reach = run_query(
         "select count(*) from (select 1 as found from " ~ record_changes
         ~ " where logged_at <= " ~ since ~ " limit 1) as reached"
@@ -281,7 +288,7 @@ left join {{ this }} as previous
     which carry `normalized_at`) or 'values' (the raw identifier rows, looked up in the
     cache). -#}
 {% macro renormalized_record_keys(renormalized) %}
-    {%- set through = run_query("select max(_normalized_through) from " ~ this).rows[0][0] -%}
+    {%- set through = bitrix_omni.newest_stamp(this, '_normalized_through') -%}
     {%- if through is none -%}
         {{ return(none) }}
     {%- endif -%}
@@ -289,7 +296,7 @@ left join {{ this }} as previous
     {%- if renormalized == 'identifiers' %}
     select normalized.record_key
     from {{ ref('int_identity__normalized_identifiers') }} as normalized
-    where normalized.normalized_at > {{ bitrix_omni.timestamp_literal(through) }}
+    where normalized.normalized_at > {{ through }}
     {%- else %}
     select identifiers.record_key
     from {{ ref('int_identity__identifiers') }} as identifiers
@@ -297,7 +304,7 @@ left join {{ this }} as previous
         on
             identifiers.identifier_kind = normalized_values.identifier_kind
             and identifiers.value_raw = normalized_values.value_raw
-    where normalized_values.normalized_at > {{ bitrix_omni.timestamp_literal(through) }}
+    where normalized_values.normalized_at > {{ through }}
     {%- endif %}
     {%- endset -%}
     {{ return(query) }}
@@ -309,21 +316,21 @@ left join {{ this }} as previous
     stamps every change), as `record_key` (a query), or none when the model has none;
     with `linked`, also the records with a link to one of them. -#}
 {% macro remapped_record_keys(linked=false) %}
-    {%- set resolved = run_query("select max(resolved_at) from " ~ this).rows[0][0] -%}
+    {%- set resolved = bitrix_omni.newest_stamp(this, 'resolved_at') -%}
     {%- if resolved is none -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set query -%}
     select registry.record_key
     from {{ ref('int_identity__customer_registry') }} as registry
-    where registry.resolved_at > {{ bitrix_omni.timestamp_literal(resolved) }}
+    where registry.resolved_at > {{ resolved }}
     {%- if linked %}
     union
     select links.record_key
     from {{ ref('int_identity__links') }} as links
     inner join {{ ref('int_identity__customer_registry') }} as linked_registry
         on links.other_record_key = linked_registry.record_key
-    where linked_registry.resolved_at > {{ bitrix_omni.timestamp_literal(resolved) }}
+    where linked_registry.resolved_at > {{ resolved }}
     {%- endif %}
     {%- endset -%}
     {{ return(query) }}

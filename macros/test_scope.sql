@@ -266,10 +266,8 @@
         {%- if stamp is not none and not run_start and attached not in newest -%}
             {%- set node = graph.nodes[attached] -%}
             {%- set relation = adapter.get_relation(node.database, node.schema, node.alias) -%}
-            {%- set value = run_query('select max(' ~ stamp ~ ') from ' ~ relation).rows[0][0]
-                if relation is not none else none -%}
-            {%- do newest.update({attached: bitrix_omni.timestamp_literal(value)
-                if value is not none else none}) -%}
+            {%- do newest.update({attached: bitrix_omni.newest_stamp(relation, stamp)
+                if relation is not none else none}) -%}
         {%- endif -%}
         {%- set mark = bitrix_omni.run_stamp() if run_start else newest.get(attached) -%}
         {%- if stamp is not none and mark is not none -%}
