@@ -377,7 +377,7 @@ from {{ rows }}
     `_built_at`, or a staged row deleted since (stg_bitrix__deleted_keys, whose text keys
     join the key's columns with '|'); none when the model is built whole (not a scoped
     run, no row yet, or every staged row restaged since: a --full-refresh of staging
-    leaves no tombstones). The model's pre-hook `delete_staged_key_scope` deletes the
+    leaves no tombstones; a row without `_staged_at` was staged before stamps existed). The model's pre-hook `delete_staged_key_scope` deletes the
     scope's rows (all rows when none) and the model appends the scope's rows. -#}
 {% macro staged_key_scope(staging_model, raw_table, key_columns) %}
     {%- set staged = ref(staging_model) -%}
@@ -391,7 +391,7 @@ from {{ rows }}
     {%- endif -%}
     {%- set kept = run_query(
         'select count(*) from (select 1 as found from ' ~ staged ~ ' where _staged_at <= '
-        ~ since ~ ' limit 1) as kept'
+        ~ since ~ ' or _staged_at is null limit 1) as kept'
     ).rows[0][0] -%}
     {%- if kept == 0 -%}
         {{ return(none) }}
