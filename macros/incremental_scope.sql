@@ -372,18 +372,27 @@ from {{ rows }}
 
 
 {#- For a model computed per key from one staging model, where `key_columns` are the
-    first columns of the staging key (e.g. the entity of CRM UTM marks keyed by entity and
-    code): the keys (a query) with a staged row (re)staged after the model's newest
-    `_built_at`, or a staged row deleted since (stg_bitrix__deleted_keys, whose text keys
-    join the key's columns with '|'); none when the model is built whole (not a scoped
-    run, no row yet, or every staged row restaged since: a --full-refresh of staging
-    leaves no tombstones; a row without `_staged_at` was staged before stamps existed). The model's pre-hook `delete_staged_key_scope` deletes the
-    scope's rows (all rows when none) and the model appends the scope's rows. -#}
-{% macro staged_key_scope(staging_model, raw_table, key_columns) %}
+    first columns of the staging model's key (e.g. the entity of CRM UTM marks keyed by
+    entity and code): the keys (a query) with a staged row (re)staged after the model's
+    newest `_built_at`, or a staged row deleted since (stg_bitrix__deleted_keys, under the
+    staging model's raw table, whose text keys join the key's columns with '|'); none when
+    the model is built whole (not a scoped run, no row yet, or every staged row restaged
+    since: a --full-refresh of staging leaves no tombstones; a row without `_staged_at` was
+    staged before stamps existed). The model's pre-hook `delete_staged_key_scope` deletes
+    the scope's rows (all rows when none) and the model appends the scope's rows. -#}
+{% macro staged_key_scope(staging_model, key_columns) %}
     {%- set staged = ref(staging_model) -%}
     {%- set deleted = ref('stg_bitrix__deleted_keys') -%}
     {%- if not bitrix_omni.is_scoped_run('_built_at') -%}
         {{ return(none) }}
+    {%- endif -%}
+    {%- set raw_table = graph.nodes['model.' ~ project_name ~ '.' ~ staging_model]
+        .config.meta['bitrix_raw_table'] -%}
+    {%- if (raw_table['key'] | list)[:key_columns | length] != key_columns -%}
+        {{ exceptions.raise_compiler_error(
+            "staged_key_scope: " ~ key_columns | join(', ') ~ " are not the first columns of "
+            ~ staging_model ~ "'s key (" ~ raw_table['key'] | list | join(', ') ~ ")"
+        ) }}
     {%- endif -%}
     {%- set since = bitrix_omni.newest_stamp(this, '_built_at') -%}
     {%- if since is none -%}
@@ -408,7 +417,7 @@ from {{ rows }}
     union
     select {{ parts | join(', ') }}
     from {{ deleted }} as deleted
-    where deleted.raw_table = '{{ raw_table }}' and deleted.deleted_at > {{ since }}
+    where deleted.raw_table = '{{ raw_table['name'] }}' and deleted.deleted_at > {{ since }}
     {%- endset -%}
     {{ return(query) }}
 {%- endmacro %}
@@ -416,11 +425,11 @@ from {{ rows }}
 
 {#- Pre-hook of a model scoped by `staged_key_scope`: delete the rows of the keys in scope,
     or every row when the model is built whole. -#}
-{% macro delete_staged_key_scope(staging_model, raw_table, key_columns) %}
+{% macro delete_staged_key_scope(staging_model, key_columns) %}
     {%- if not bitrix_omni.incremental_hook_runs() -%}
         {{ return('') }}
     {%- endif -%}
-    {%- set scope = bitrix_omni.staged_key_scope(staging_model, raw_table, key_columns) -%}
+    {%- set scope = bitrix_omni.staged_key_scope(staging_model, key_columns) -%}
     delete from {{ this }}
     {%- if scope is not none %}
     where ({{ key_columns | join(', ') }}) in ({{ scope }})

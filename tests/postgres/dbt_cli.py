@@ -25,16 +25,23 @@ def prod_target_env(params: dict) -> dict[str, str]:
     }
 
 
-def _command(args: list[str], env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
-    executable = shutil.which("dbt", path=str(Path(sys.executable).parent)) or "dbt"
-    return [executable, *args], {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **env}
+def _command(
+    args: list[str], env: dict[str, str], program: list[str] | None = None
+) -> tuple[list[str], dict[str, str]]:
+    if program is None:
+        program = [shutil.which("dbt", path=str(Path(sys.executable).parent)) or "dbt"]
+    return [*program, *args], {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **env}
 
 
 def dbt(
-    args: list[str], env: dict[str, str], project_dir: Path = PROJECT_DIR
+    args: list[str],
+    env: dict[str, str],
+    project_dir: Path = PROJECT_DIR,
+    program: list[str] | None = None,
 ) -> subprocess.CompletedProcess:
-    """`dbt <args>` in ``project_dir`` with ``env`` on top of this process's environment."""
-    command, full_env = _command(args, env)
+    """`dbt <args>` in ``project_dir`` with ``env`` on top of this process's environment;
+    ``program``: the command that stands for `dbt` (default: this environment's dbt)."""
+    command, full_env = _command(args, env, program)
     return subprocess.run(
         command, cwd=project_dir, env=full_env, capture_output=True, text=True, check=False
     )

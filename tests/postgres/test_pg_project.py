@@ -13,7 +13,6 @@ import datetime as dt
 import decimal
 import json
 import math
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -78,6 +77,19 @@ def test_unit_test_names_fit_postgres_identifiers(tmp_path):
     assert [name for name in names if len(name.encode()) > 63] == []
 
 
+def _project_env(pg_db: dict, target_schema: str, source_schema: str, work: Path) -> dict:
+    """The environment of a `dbt` run of the project's own profiles.yml, target prod: the
+    server's database, the target and source schemas, dbt's target and logs in ``work``."""
+    return {
+        "DBT_PROFILES_DIR": str(PROJECT_DIR),
+        **prod_target_env(pg_db),
+        "BITRIX_OMNI_PG_SCHEMA": target_schema,
+        "BITRIX_SOURCE_SCHEMA": source_schema,
+        "DBT_TARGET_PATH": str(work / target_schema / "target"),
+        "DBT_LOG_PATH": str(work / target_schema / "logs"),
+    }
+
+
 @pytest.fixture(scope="module")
 def builds(pg_db, tmp_path_factory) -> dict:
     """dbt build on PostgreSQL (both variants) and on DuckDB, run side by side.
@@ -85,19 +97,11 @@ def builds(pg_db, tmp_path_factory) -> dict:
     Returns {"upper": pg schema, "lower": pg schema, "duckdb": path of the DuckDB file}.
     """
     work = tmp_path_factory.mktemp("builds")
-    # the project's own profiles.yml, target prod
-    pg_env = {"DBT_PROFILES_DIR": str(PROJECT_DIR), **prod_target_env(pg_db)}
     runs: dict[str, tuple[subprocess.Popen, Path]] = {}
     result: dict = {"envs": {}}
     for variant, source_schema in VARIANTS.items():
         target_schema = f"analytics_{variant}"
-        env = {
-            **pg_env,
-            "BITRIX_OMNI_PG_SCHEMA": target_schema,
-            "BITRIX_SOURCE_SCHEMA": source_schema,
-            "DBT_TARGET_PATH": str(work / f"target_{variant}"),
-            "DBT_LOG_PATH": str(work / f"logs_{variant}"),
-        }
+        env = _project_env(pg_db, target_schema, source_schema, work)
         log = work / f"{variant}.out"
         runs[variant] = (start(["build"], env, log), log)
         result[variant] = target_schema
@@ -181,23 +185,8 @@ def test_raw_tables_are_found_while_dbt_caches_their_schema(pg_db, tmp_path):
     """A raw table is looked up in the catalog, not in dbt's relation cache, which can
     list part of the replicated schema while another thread fills it: the staging models
     then read every raw table even with the cache's answer reduced to one table."""
-    env = {
-        "DBT_PROFILES_DIR": str(PROJECT_DIR),
-        **prod_target_env(pg_db),
-        "BITRIX_OMNI_PG_SCHEMA": "analytics_partial_cache",
-        "BITRIX_SOURCE_SCHEMA": VARIANTS["lower"],
-        "DBT_TARGET_PATH": str(tmp_path / "target"),
-        "DBT_LOG_PATH": str(tmp_path / "logs"),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
-    run = subprocess.run(
-        [sys.executable, str(PARTIAL_CACHE_DBT), "run", "--select", "staging"],
-        cwd=PROJECT_DIR,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    env = _project_env(pg_db, "analytics_partial_cache", VARIANTS["lower"], tmp_path)
+    run = dbt(["run", "--select", "staging"], env, program=[sys.executable, str(PARTIAL_CACHE_DBT)])
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-6000:]
     assert "not found in schema" not in output
@@ -226,14 +215,7 @@ def test_a_raw_table_name_matches_case_insensitively_when_unique(pg_db, tmp_path
         f'create table {source}."B_Crm_Field_Multi" as'
         f" select * from {VARIANTS['lower']}.b_crm_field_multi",
     )
-    env = {
-        "DBT_PROFILES_DIR": str(PROJECT_DIR),
-        **prod_target_env(pg_db),
-        "BITRIX_OMNI_PG_SCHEMA": "analytics_mixed_case",
-        "BITRIX_SOURCE_SCHEMA": source,
-        "DBT_TARGET_PATH": str(tmp_path / "target"),
-        "DBT_LOG_PATH": str(tmp_path / "logs"),
-    }
+    env = _project_env(pg_db, "analytics_mixed_case", source, tmp_path)
     selected = ["run", "--select", "stg_bitrix__crm_communications", "stg_bitrix__deleted_keys"]
     run = dbt(selected, env)
     assert run.returncode == 0, (run.stdout + run.stderr)[-6000:]

@@ -11,10 +11,10 @@
     incremental_strategy='append',
     on_schema_change='append_new_columns',
     pre_hook="{{ bitrix_omni.delete_staged_key_scope(
-        'stg_bitrix__crm_utm_marks', 'b_crm_utm', ['entity_type_id', 'entity_id']) }}",
+        'stg_bitrix__crm_utm_marks', ['entity_type_id', 'entity_id']) }}",
 ) }}
 {%- set scope = bitrix_omni.staged_key_scope(
-    'stg_bitrix__crm_utm_marks', 'b_crm_utm', ['entity_type_id', 'entity_id']) %}
+    'stg_bitrix__crm_utm_marks', ['entity_type_id', 'entity_id']) %}
 {%- set in_scope = '(entity_type_id, entity_id) in (' ~ scope ~ ')' if scope is not none
     else 'true' %}
 with
